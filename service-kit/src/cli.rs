@@ -1,0 +1,15 @@
+//! Command-line arguments every service binary shares.
+
+use std::path::PathBuf;
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Configuration file (TOML or YAML); environment variables override it.
+    #[arg(long, short = 'c', global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format: `text` (default) or `json`; overrides `log.format`.
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+}

@@ -1,0 +1,77 @@
+//! Errors raised before a handler runs (bad bodies, unknown routes, timeouts), rendered in the
+//! owning service's envelope.
+
+use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use actix_web::{HttpResponse, web};
+
+use crate::settings::RequestLimits;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EdgeError {
+    /// The body, query or path could not be parsed; the text says where, never echoes secrets.
+    BadRequest(String),
+    PayloadTooLarge { limit: usize },
+    UnsupportedMediaType(String),
+    NotFound,
+    Timeout,
+}
+
+/// Renders an [`EdgeError`] in a service's documented error envelope.
+pub type ErrorRenderer = fn(EdgeError) -> HttpResponse;
+
+fn from_json(err: &JsonPayloadError) -> EdgeError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            EdgeError::PayloadTooLarge { limit: *limit }
+        }
+        JsonPayloadError::ContentType => {
+            EdgeError::UnsupportedMediaType("expected a JSON body with Content-Type: application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) => EdgeError::BadRequest(format!("the JSON body is invalid: {e}")),
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
+            EdgeError::PayloadTooLarge { limit: 0 }
+        }
+        other => EdgeError::BadRequest(format!("the body could not be read: {other}")),
+    }
+}
+
+fn from_form(err: &UrlencodedError) -> EdgeError {
+    match err {
+        UrlencodedError::Overflow { limit, .. } => EdgeError::PayloadTooLarge { limit: *limit },
+        UrlencodedError::ContentType => EdgeError::UnsupportedMediaType(
+            "expected a form body with Content-Type: application/x-www-form-urlencoded".into(),
+        ),
+        UrlencodedError::Parse(_) => EdgeError::BadRequest("the form body is invalid".into()),
+        other => EdgeError::BadRequest(format!("the form body could not be read: {other}")),
+    }
+}
+
+/// Body, form, query and path extractor settings with the configured limits and `render` for
+/// their errors. Register them with `App::app_data`.
+pub fn extractor_configs(
+    limits: &RequestLimits,
+    render: ErrorRenderer,
+) -> (web::JsonConfig, web::FormConfig, web::QueryConfig, web::PathConfig, web::PayloadConfig) {
+    let json = web::JsonConfig::default()
+        .limit(limits.json_body_bytes)
+        .error_handler(move |err, _| {
+            let resp = render(from_json(&err));
+            InternalError::from_response(err, resp).into()
+        });
+    let form = web::FormConfig::default()
+        .limit(limits.form_body_bytes)
+        .error_handler(move |err, _| {
+            let resp = render(from_form(&err));
+            InternalError::from_response(err, resp).into()
+        });
+    let query = web::QueryConfig::default().error_handler(move |err: QueryPayloadError, _| {
+        let resp = render(EdgeError::BadRequest(format!("the query is invalid: {err}")));
+        InternalError::from_response(err, resp).into()
+    });
+    let path = web::PathConfig::default().error_handler(move |err: PathError, _| {
+        let resp = render(EdgeError::BadRequest(format!("the path is invalid: {err}")));
+        InternalError::from_response(err, resp).into()
+    });
+    let payload = web::PayloadConfig::new(limits.json_body_bytes.max(limits.form_body_bytes));
+    (json, form, query, path, payload)
+}

@@ -1,0 +1,329 @@
+//! Layered settings: built-in defaults, then a TOML or YAML file, then environment variables with
+//! the service prefix and `__` for nesting (`OAUTH2_URLS__SELF__ISSUER`). Errors name the key.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml, Yaml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    #[error("invalid setting `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+impl SettingsError {
+    pub fn invalid(key: impl Into<String>, reason: impl fmt::Display) -> Self {
+        SettingsError::Invalid { key: key.into(), reason: reason.to_string() }
+    }
+}
+
+/// Loads `T` from its defaults, an optional file and the environment (`prefix` like `"OAUTH2_"`).
+pub fn load<T>(defaults: T, prefix: &str, file: Option<&Path>) -> Result<T, SettingsError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    if let Some(path) = file {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(SettingsError::File { path: shown, reason: "not found".into() });
+        }
+        figment = match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => figment.merge(Toml::file_exact(path)),
+            Some("yaml" | "yml") => figment.merge(Yaml::file_exact(path)),
+            _ => {
+                let reason = "unsupported extension (use .toml, .yaml or .yml)".into();
+                return Err(SettingsError::File { path: shown, reason });
+            }
+        };
+    }
+    figment.merge(Env::prefixed(prefix).split("__")).extract::<T>().map_err(from_figment)
+}
+
+fn from_figment(err: figment::Error) -> SettingsError {
+    let err = err.into_iter().next().expect("a figment error holds at least one error");
+    let mut path = err.path.clone();
+    let reason = match &err.kind {
+        figment::error::Kind::MissingField(field) => {
+            path.push(field.to_string());
+            "is required".to_string()
+        }
+        figment::error::Kind::UnknownField(field, _) => {
+            path.push(field.to_string());
+            "is not a known setting".to_string()
+        }
+        kind => kind.to_string(),
+    };
+    SettingsError::Invalid { key: path.join("."), reason }
+}
+
+/// A secret value: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Serialised only so that layered loading can merge defaults; never written anywhere.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A rotating secret: the first value signs or encrypts, the others still verify.
+/// Given as a list, or as one string (one secret).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SecretList(Vec<Secret>);
+
+pub const MIN_SECRET_LEN: usize = 32;
+
+impl SecretList {
+    pub fn new(values: impl IntoIterator<Item = Secret>) -> Self {
+        SecretList(values.into_iter().collect())
+    }
+    /// The secret that signs and encrypts new values.
+    pub fn current(&self) -> &Secret {
+        &self.0[0]
+    }
+    pub fn all(&self) -> &[Secret] {
+        &self.0
+    }
+    /// At least one secret, each at least [`MIN_SECRET_LEN`] characters; there are no defaults.
+    pub fn validate(&self, key: &str) -> Result<(), SettingsError> {
+        if self.0.is_empty() {
+            return Err(SettingsError::invalid(key, "is required (a list of secrets; the first signs, the rest verify)"));
+        }
+        match self.0.iter().position(|s| s.expose().chars().count() < MIN_SECRET_LEN) {
+            Some(i) => Err(SettingsError::invalid(
+                format!("{key}[{i}]"),
+                format_args!("must be at least {MIN_SECRET_LEN} characters"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(Secret),
+            Many(Vec<Secret>),
+        }
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => SecretList(vec![s]),
+            OneOrMany::Many(v) => SecretList(v),
+        })
+    }
+}
+
+/// Durations in Ory's (Go's) notation: `"30m"`, `"1h30m"`, `"500ms"`; a bare number is seconds.
+pub mod duration {
+    use super::*;
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        if let Ok(secs) = text.parse::<u64>() {
+            return Ok(Duration::from_secs(secs));
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = text;
+        if rest.is_empty() {
+            return Err("empty duration".into());
+        }
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+            let (number, tail) = rest.split_at(digits);
+            let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+            let (unit, tail) = tail.split_at(unit_len);
+            let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
+            let scale = match unit {
+                "ns" => 1e-9,
+                "us" | "µs" => 1e-6,
+                "ms" => 1e-3,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return Err(format!("`{text}` has an unknown unit `{unit}` (use ms, s, m or h)")),
+            };
+            total += Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))?;
+            rest = tail;
+        }
+        Ok(total)
+    }
+
+    pub fn format(d: &Duration) -> String {
+        let ms = d.as_millis();
+        if ms % 1000 != 0 { format!("{ms}ms") } else { format!("{}s", d.as_secs()) }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(d))
+    }
+}
+
+/// One listener: `serve.public` or `serve.admin`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+/// `serve.*`: both listeners and the request limits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    pub public: ListenerSettings,
+    pub admin: ListenerSettings,
+    /// Worker threads per listener; defaults to the number of cores.
+    pub workers: Option<usize>,
+    pub request_limits: RequestLimits,
+}
+
+impl ServeSettings {
+    /// Public on all interfaces, admin on loopback only (the admin API has no authentication).
+    pub fn with_ports(public: u16, admin: u16) -> Self {
+        ServeSettings {
+            public: ListenerSettings { host: "0.0.0.0".into(), port: public },
+            admin: ListenerSettings { host: "127.0.0.1".into(), port: admin },
+            workers: None,
+            request_limits: RequestLimits::default(),
+        }
+    }
+}
+
+/// `serve.request_limits.*`: explicit limits with safe defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLimits {
+    /// Largest JSON body accepted, in bytes.
+    pub json_body_bytes: usize,
+    /// Largest form (`application/x-www-form-urlencoded`) body accepted, in bytes.
+    pub form_body_bytes: usize,
+    /// Whole-request deadline, from the first byte to the response.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Time a client has to send its request head.
+    #[serde(with = "duration")]
+    pub client_request_timeout: Duration,
+    /// Idle keep-alive connections are closed after this.
+    #[serde(with = "duration")]
+    pub keep_alive: Duration,
+    /// On SIGTERM, in-flight requests get this long to finish.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// Concurrent connections per worker.
+    pub max_connections: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            json_body_bytes: 256 * 1024,
+            form_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            client_request_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(75),
+            shutdown_timeout: Duration::from_secs(30),
+            max_connections: 25_000,
+        }
+    }
+}
+
+impl RequestLimits {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let key = |k: &str| format!("serve.request_limits.{k}");
+        if self.json_body_bytes < 1024 {
+            return Err(SettingsError::invalid(key("json_body_bytes"), "must be at least 1024"));
+        }
+        if self.form_body_bytes < 1024 {
+            return Err(SettingsError::invalid(key("form_body_bytes"), "must be at least 1024"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(SettingsError::invalid(key("request_timeout"), "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// `log.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `info,identity_svc=debug`.
+    pub level: String,
+    pub format: crate::telemetry::LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), format: crate::telemetry::LogFormat::Text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!(duration::parse("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(duration::parse("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(duration::parse("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration::parse("45").unwrap(), Duration::from_secs(45));
+        assert!(duration::parse("5 minutes").is_err());
+        assert!(duration::parse("").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("a-very-secret-value-of-enough-length!!");
+        assert!(!format!("{s:?}").contains("secret-value"));
+    }
+
+    #[test]
+    fn secret_lists_need_length() {
+        let short = SecretList::new([Secret::new("short")]);
+        let err = short.validate("secrets.system").unwrap_err();
+        assert_eq!(err, SettingsError::invalid("secrets.system[0]", "must be at least 32 characters"));
+        assert!(SecretList::default().validate("secrets.system").is_err());
+        assert!(SecretList::new([Secret::new("x".repeat(32))]).validate("secrets.system").is_ok());
+    }
+}
