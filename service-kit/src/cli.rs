@@ -13,3 +13,9 @@ pub struct CommonArgs {
     #[arg(long, value_enum, global = true)]
     pub log_format: Option<LogFormat>,
 }
+
+/// Prints a start-up failure (with its causes) and returns the failure exit code.
+pub fn fail(err: &dyn std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("error: {err:#}");
+    std::process::ExitCode::FAILURE
+}

@@ -19,18 +19,28 @@ pub struct Listeners {
 
 impl Listeners {
     pub fn bind(serve: &ServeSettings) -> io::Result<Self> {
-        Ok(Listeners { public: bind_one(&serve.public, "serve.public")?, admin: bind_one(&serve.admin, "serve.admin")? })
+        Ok(Listeners {
+            public: bind_one(&serve.public, "serve.public")?,
+            admin: bind_one(&serve.admin, "serve.admin")?,
+        })
     }
 
     /// Both on 127.0.0.1 with ports chosen by the system.
     pub fn ephemeral() -> io::Result<Self> {
-        Ok(Listeners { public: TcpListener::bind("127.0.0.1:0")?, admin: TcpListener::bind("127.0.0.1:0")? })
+        Ok(Listeners {
+            public: TcpListener::bind("127.0.0.1:0")?,
+            admin: TcpListener::bind("127.0.0.1:0")?,
+        })
     }
 }
 
 fn bind_one(l: &ListenerSettings, key: &str) -> io::Result<TcpListener> {
-    TcpListener::bind((l.host.as_str(), l.port))
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}:{} ({key}): {e}", l.host, l.port)))
+    TcpListener::bind((l.host.as_str(), l.port)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}:{} ({key}): {e}", l.host, l.port),
+        )
+    })
 }
 
 /// Routes of one listener; it registers its own `app_data` through `ServiceConfig`.
@@ -54,7 +64,12 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn start(listeners: Listeners, edge: Edge, public: Routes, admin: Routes) -> io::Result<Self> {
+    pub fn start(
+        listeners: Listeners,
+        edge: Edge,
+        public: Routes,
+        admin: Routes,
+    ) -> io::Result<Self> {
         let public_port = listeners.public.local_addr()?.port();
         let admin_port = listeners.admin.local_addr()?.port();
         Ok(Application {
@@ -75,7 +90,10 @@ impl Application {
 
     /// Stops both listeners gracefully when called (tests restart services with it).
     pub fn handle(&self) -> StopHandle {
-        StopHandle { public: self.public.handle(), admin: self.admin.handle() }
+        StopHandle {
+            public: self.public.handle(),
+            admin: self.admin.handle(),
+        }
     }
 
     /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`]; in-flight requests finish first.
@@ -97,9 +115,19 @@ impl StopHandle {
     }
 }
 
-fn serve(listener: TcpListener, name: &'static str, edge: Edge, routes: Routes) -> io::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    name: &'static str,
+    edge: Edge,
+    routes: Routes,
+) -> io::Result<Server> {
     let limits = edge.limits.clone();
-    let context = web::Data::new(crate::http::observe_context(name, edge.ops.metrics.clone(), &limits, edge.render));
+    let context = web::Data::new(crate::http::observe_context(
+        name,
+        edge.ops.metrics.clone(),
+        &limits,
+        edge.render,
+    ));
     let ops = web::Data::new(edge.ops.clone());
     let render = edge.render;
     let is_admin = name == "admin";

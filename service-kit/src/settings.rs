@@ -20,7 +20,10 @@ pub enum SettingsError {
 
 impl SettingsError {
     pub fn invalid(key: impl Into<String>, reason: impl fmt::Display) -> Self {
-        SettingsError::Invalid { key: key.into(), reason: reason.to_string() }
+        SettingsError::Invalid {
+            key: key.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -33,35 +36,56 @@ where
     if let Some(path) = file {
         let shown = path.display().to_string();
         if !path.is_file() {
-            return Err(SettingsError::File { path: shown, reason: "not found".into() });
+            return Err(SettingsError::File {
+                path: shown,
+                reason: "not found".into(),
+            });
         }
         figment = match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => figment.merge(Toml::file_exact(path)),
             Some("yaml" | "yml") => figment.merge(Yaml::file_exact(path)),
             _ => {
                 let reason = "unsupported extension (use .toml, .yaml or .yml)".into();
-                return Err(SettingsError::File { path: shown, reason });
+                return Err(SettingsError::File {
+                    path: shown,
+                    reason,
+                });
             }
         };
     }
-    figment.merge(Env::prefixed(prefix).split("__")).extract::<T>().map_err(from_figment)
+    figment
+        .merge(Env::prefixed(prefix).split("__"))
+        .extract::<T>()
+        .map_err(from_figment)
 }
 
 fn from_figment(err: figment::Error) -> SettingsError {
-    let err = err.into_iter().next().expect("a figment error holds at least one error");
+    let err = err
+        .into_iter()
+        .next()
+        .expect("a figment error holds at least one error");
     let mut path = err.path.clone();
     let reason = match &err.kind {
         figment::error::Kind::MissingField(field) => {
-            path.push(field.to_string());
+            push_once(&mut path, field);
             "is required".to_string()
         }
         figment::error::Kind::UnknownField(field, _) => {
-            path.push(field.to_string());
+            push_once(&mut path, field);
             "is not a known setting".to_string()
         }
         kind => kind.to_string(),
     };
-    SettingsError::Invalid { key: path.join("."), reason }
+    SettingsError::Invalid {
+        key: path.join("."),
+        reason,
+    }
+}
+
+fn push_once(path: &mut Vec<String>, field: &str) {
+    if path.last().map(String::as_str) != Some(field) {
+        path.push(field.to_string());
+    }
 }
 
 /// A secret value: never printed by `Debug` or `Display`.
@@ -113,9 +137,16 @@ impl SecretList {
     /// At least one secret, each at least [`MIN_SECRET_LEN`] characters; there are no defaults.
     pub fn validate(&self, key: &str) -> Result<(), SettingsError> {
         if self.0.is_empty() {
-            return Err(SettingsError::invalid(key, "is required (a list of secrets; the first signs, the rest verify)"));
+            return Err(SettingsError::invalid(
+                key,
+                "is required (a list of secrets; the first signs, the rest verify)",
+            ));
         }
-        match self.0.iter().position(|s| s.expose().chars().count() < MIN_SECRET_LEN) {
+        match self
+            .0
+            .iter()
+            .position(|s| s.expose().chars().count() < MIN_SECRET_LEN)
+        {
             Some(i) => Err(SettingsError::invalid(
                 format!("{key}[{i}]"),
                 format_args!("must be at least {MIN_SECRET_LEN} characters"),
@@ -155,11 +186,17 @@ pub mod duration {
             return Err("empty duration".into());
         }
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .unwrap_or(rest.len());
             let (number, tail) = rest.split_at(digits);
-            let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+            let unit_len = tail
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(tail.len());
             let (unit, tail) = tail.split_at(unit_len);
-            let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
+            let value: f64 = number
+                .parse()
+                .map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
             let scale = match unit {
                 "ns" => 1e-9,
                 "us" | "µs" => 1e-6,
@@ -167,9 +204,14 @@ pub mod duration {
                 "s" => 1.0,
                 "m" => 60.0,
                 "h" => 3600.0,
-                _ => return Err(format!("`{text}` has an unknown unit `{unit}` (use ms, s, m or h)")),
+                _ => {
+                    return Err(format!(
+                        "`{text}` has an unknown unit `{unit}` (use ms, s, m or h)"
+                    ));
+                }
             };
-            total += Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))?;
+            total +=
+                Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))?;
             rest = tail;
         }
         Ok(total)
@@ -177,7 +219,11 @@ pub mod duration {
 
     pub fn format(d: &Duration) -> String {
         let ms = d.as_millis();
-        if ms % 1000 != 0 { format!("{ms}ms") } else { format!("{}s", d.as_secs()) }
+        if ms % 1000 != 0 {
+            format!("{ms}ms")
+        } else {
+            format!("{}s", d.as_secs())
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -221,8 +267,14 @@ impl ServeSettings {
     /// Public on all interfaces, admin on loopback only (the admin API has no authentication).
     pub fn with_ports(public: u16, admin: u16) -> Self {
         ServeSettings {
-            public: ListenerSettings { host: "0.0.0.0".into(), port: public },
-            admin: ListenerSettings { host: "127.0.0.1".into(), port: admin },
+            public: ListenerSettings {
+                host: "0.0.0.0".into(),
+                port: public,
+            },
+            admin: ListenerSettings {
+                host: "127.0.0.1".into(),
+                port: admin,
+            },
             workers: None,
             request_limits: RequestLimits::default(),
         }
@@ -271,13 +323,22 @@ impl RequestLimits {
     pub fn validate(&self) -> Result<(), SettingsError> {
         let key = |k: &str| format!("serve.request_limits.{k}");
         if self.json_body_bytes < 1024 {
-            return Err(SettingsError::invalid(key("json_body_bytes"), "must be at least 1024"));
+            return Err(SettingsError::invalid(
+                key("json_body_bytes"),
+                "must be at least 1024",
+            ));
         }
         if self.form_body_bytes < 1024 {
-            return Err(SettingsError::invalid(key("form_body_bytes"), "must be at least 1024"));
+            return Err(SettingsError::invalid(
+                key("form_body_bytes"),
+                "must be at least 1024",
+            ));
         }
         if self.request_timeout.is_zero() {
-            return Err(SettingsError::invalid(key("request_timeout"), "must be positive"));
+            return Err(SettingsError::invalid(
+                key("request_timeout"),
+                "must be positive",
+            ));
         }
         Ok(())
     }
@@ -294,7 +355,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into(), format: crate::telemetry::LogFormat::Text }
+        LogSettings {
+            level: "info".into(),
+            format: crate::telemetry::LogFormat::Text,
+        }
     }
 }
 
@@ -306,7 +370,10 @@ mod tests {
     fn parses_go_durations() {
         assert_eq!(duration::parse("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(duration::parse("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(duration::parse("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            duration::parse("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(duration::parse("45").unwrap(), Duration::from_secs(45));
         assert!(duration::parse("5 minutes").is_err());
         assert!(duration::parse("").is_err());
@@ -322,8 +389,15 @@ mod tests {
     fn secret_lists_need_length() {
         let short = SecretList::new([Secret::new("short")]);
         let err = short.validate("secrets.system").unwrap_err();
-        assert_eq!(err, SettingsError::invalid("secrets.system[0]", "must be at least 32 characters"));
+        assert_eq!(
+            err,
+            SettingsError::invalid("secrets.system[0]", "must be at least 32 characters")
+        );
         assert!(SecretList::default().validate("secrets.system").is_err());
-        assert!(SecretList::new([Secret::new("x".repeat(32))]).validate("secrets.system").is_ok());
+        assert!(
+            SecretList::new([Secret::new("x".repeat(32))])
+                .validate("secrets.system")
+                .is_ok()
+        );
     }
 }

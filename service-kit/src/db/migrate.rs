@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
-use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
+use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
 use super::AnyConnection;
@@ -27,7 +27,9 @@ pub enum MigrateError {
          Run a newer version, or restore a matching backup"
     )]
     SchemaNewer(String),
-    #[error("the database schema is behind: {0} pending migration(s); run the `migrate` command or enable database.migrate_on_start")]
+    #[error(
+        "the database schema is behind: {0} pending migration(s); run the `migrate` command or enable database.migrate_on_start"
+    )]
     Pending(usize),
     #[error("migration failed: {0}")]
     Failed(String),
@@ -48,16 +50,24 @@ impl Migrations {
     /// Applies pending migrations under the lock row; returns how many ran.
     pub fn run(&self, conn: &mut AnyConnection) -> Result<usize, MigrateError> {
         match conn {
-            AnyConnection::Postgresql(c) => migrate_locked::<PgConnection>(c, (self.postgres)(), true),
-            AnyConnection::Sqlite(c) => migrate_locked::<SqliteConnection>(c, (self.sqlite)(), true),
+            AnyConnection::Postgresql(c) => {
+                migrate_locked::<PgConnection>(c, (self.postgres)(), true)
+            }
+            AnyConnection::Sqlite(c) => {
+                migrate_locked::<SqliteConnection>(c, (self.sqlite)(), true)
+            }
         }
     }
 
     /// Checks that the schema is exactly what this binary expects, without changing it.
     pub fn check(&self, conn: &mut AnyConnection) -> Result<(), MigrateError> {
         match conn {
-            AnyConnection::Postgresql(c) => migrate_locked::<PgConnection>(c, (self.postgres)(), false),
-            AnyConnection::Sqlite(c) => migrate_locked::<SqliteConnection>(c, (self.sqlite)(), false),
+            AnyConnection::Postgresql(c) => {
+                migrate_locked::<PgConnection>(c, (self.postgres)(), false)
+            }
+            AnyConnection::Sqlite(c) => {
+                migrate_locked::<SqliteConnection>(c, (self.sqlite)(), false)
+            }
         }
         .map(|_| ())
     }
@@ -68,13 +78,22 @@ where
     EmbeddedMigrations: MigrationSource<DB>,
 {
     let migrations = MigrationSource::<DB>::migrations(source).ok()?;
-    Some(migrations.iter().map(|m| m.name().version().to_string()).collect())
+    Some(
+        migrations
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect(),
+    )
 }
 
 const LOCK_TABLE: &str = "CREATE TABLE IF NOT EXISTS olympus_migration_lock (id INTEGER PRIMARY KEY, locked_at TIMESTAMP); \
      INSERT INTO olympus_migration_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING;";
 
-fn migrate_locked<C>(conn: &mut C, source: EmbeddedMigrations, apply: bool) -> Result<usize, MigrateError>
+fn migrate_locked<C>(
+    conn: &mut C,
+    source: EmbeddedMigrations,
+    apply: bool,
+) -> Result<usize, MigrateError>
 where
     C: Connection + MigrationHarness<C::Backend> + SimpleConnection,
     EmbeddedMigrations: MigrationSource<C::Backend>,
@@ -83,21 +102,35 @@ where
     conn.transaction(|conn| {
         // Takes the row lock (PostgreSQL) or the write lock (SQLite) until commit: a second
         // migrator waits here and then finds nothing left to do.
-        conn.batch_execute("UPDATE olympus_migration_lock SET locked_at = CURRENT_TIMESTAMP WHERE id = 1")?;
+        conn.batch_execute(
+            "UPDATE olympus_migration_lock SET locked_at = CURRENT_TIMESTAMP WHERE id = 1",
+        )?;
         let known: BTreeSet<String> = MigrationSource::<C::Backend>::migrations(&source)
             .map_err(|e| MigrateError::Failed(e.to_string()))?
             .iter()
             .map(|m| m.name().version().to_string())
             .collect();
-        let applied = conn.applied_migrations().map_err(|e| MigrateError::Failed(e.to_string()))?;
-        if let Some(unknown) = applied.iter().map(|v| v.to_string()).find(|v| !known.contains(v)) {
+        let applied = conn
+            .applied_migrations()
+            .map_err(|e| MigrateError::Failed(e.to_string()))?;
+        if let Some(unknown) = applied
+            .iter()
+            .map(|v| v.to_string())
+            .find(|v| !known.contains(v))
+        {
             return Err(MigrateError::SchemaNewer(unknown));
         }
         let pending = known.len() - applied.len();
         if !apply {
-            return if pending == 0 { Ok(0) } else { Err(MigrateError::Pending(pending)) };
+            return if pending == 0 {
+                Ok(0)
+            } else {
+                Err(MigrateError::Pending(pending))
+            };
         }
-        let ran = conn.run_pending_migrations(source).map_err(|e| MigrateError::Failed(e.to_string()))?;
+        let ran = conn
+            .run_pending_migrations(source)
+            .map_err(|e| MigrateError::Failed(e.to_string()))?;
         Ok(ran.len())
     })
 }

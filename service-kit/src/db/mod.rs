@@ -35,18 +35,28 @@ impl Dsn {
     pub fn parse(text: &str) -> Result<Dsn, SettingsError> {
         let invalid = |reason: &str| SettingsError::invalid("dsn", reason);
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Ok(Dsn { backend: Backend::Postgres, target: text.to_string() });
+            return Ok(Dsn {
+                backend: Backend::Postgres,
+                target: text.to_string(),
+            });
         }
         let path = ["sqlite://", "sqlite:", "file:"]
             .iter()
             .find_map(|p| text.strip_prefix(p))
-            .ok_or_else(|| invalid("must start with postgres://, postgresql://, sqlite:// or file:"))?;
+            .ok_or_else(|| {
+                invalid("must start with postgres://, postgresql://, sqlite:// or file:")
+            })?;
         // Ory-style DSNs carry driver options after `?`; ours are fixed, so they are dropped.
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() || path == ":memory:" || path == "memory" {
-            return Err(invalid("needs a file path: an in-memory SQLite database would not survive a restart"));
+            return Err(invalid(
+                "needs a file path: an in-memory SQLite database would not survive a restart",
+            ));
         }
-        Ok(Dsn { backend: Backend::Sqlite, target: path.to_string() })
+        Ok(Dsn {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+        })
     }
 }
 
@@ -65,7 +75,11 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { pool_size: 8, connect_timeout: Duration::from_secs(5), migrate_on_start: None }
+        DatabaseSettings {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            migrate_on_start: None,
+        }
     }
 }
 
@@ -103,16 +117,28 @@ impl Db {
         Ok(match dsn.backend {
             Backend::Postgres => {
                 let pool = pool(settings.pool_size, false)?;
-                Db { backend: dsn.backend, readers: pool.clone(), writer: pool }
+                Db {
+                    backend: dsn.backend,
+                    readers: pool.clone(),
+                    writer: pool,
+                }
             }
             Backend::Sqlite => {
-                if let Some(dir) = std::path::Path::new(&dsn.target).parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| DbError::Task(format!("cannot create {}: {e}", dir.display())))?;
+                if let Some(dir) = std::path::Path::new(&dsn.target)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DbError::Task(format!("cannot create {}: {e}", dir.display()))
+                    })?;
                 }
                 // The writer goes first: it switches the file to WAL before readers open it.
                 let writer = pool(1, false)?;
-                Db { backend: dsn.backend, readers: pool(settings.pool_size, true)?, writer }
+                Db {
+                    backend: dsn.backend,
+                    readers: pool(settings.pool_size, true)?,
+                    writer,
+                }
             }
         })
     }
@@ -142,14 +168,17 @@ impl Db {
     }
 
     /// A connection for blocking callers (the `migrate` command, start-up).
-    pub fn writer_blocking(&self) -> Result<diesel::r2d2::PooledConnection<connection::Manager>, DbError> {
+    pub fn writer_blocking(
+        &self,
+    ) -> Result<diesel::r2d2::PooledConnection<connection::Manager>, DbError> {
         Ok(self.writer.get()?)
     }
 
     /// Whether the database answers; for `/health/ready`.
     pub async fn ping(&self) -> Result<(), DbError> {
         use diesel::connection::SimpleConnection;
-        self.read(|c: &mut AnyConnection| c.batch_execute("SELECT 1").map_err(DbError::from)).await
+        self.read(|c: &mut AnyConnection| c.batch_execute("SELECT 1").map_err(DbError::from))
+            .await
     }
 }
 
@@ -177,13 +206,31 @@ mod tests {
 
     #[test]
     fn dsn_schemes_choose_the_backend() {
-        assert_eq!(Dsn::parse("postgres://u@h/db").unwrap().backend, Backend::Postgres);
-        assert_eq!(Dsn::parse("postgresql://u@h/db").unwrap().backend, Backend::Postgres);
+        assert_eq!(
+            Dsn::parse("postgres://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            Dsn::parse("postgresql://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
         let sqlite = Dsn::parse("sqlite://data/x.sqlite?_fk=true&mode=rwc").unwrap();
-        assert_eq!(sqlite, Dsn { backend: Backend::Sqlite, target: "data/x.sqlite".into() });
+        assert_eq!(
+            sqlite,
+            Dsn {
+                backend: Backend::Sqlite,
+                target: "data/x.sqlite".into()
+            }
+        );
         assert_eq!(Dsn::parse("file:/tmp/a.db").unwrap().target, "/tmp/a.db");
         assert!(Dsn::parse("mysql://x").is_err());
         assert!(Dsn::parse("memory").is_err());
         assert!(Dsn::parse("sqlite://:memory:").is_err());
     }
+}
+
+/// The current UTC time at microsecond precision, which both backends store exactly.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
 }

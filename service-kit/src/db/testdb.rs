@@ -31,7 +31,11 @@ impl TestDatabase {
             _ => {
                 let dir = tempfile::tempdir()?;
                 let dsn = format!("sqlite://{}/{service}.sqlite", dir.path().display());
-                Ok(TestDatabase { dsn, _dir: Some(dir), cleanup: None })
+                Ok(TestDatabase {
+                    dsn,
+                    _dir: Some(dir),
+                    cleanup: None,
+                })
             }
         }
     }
@@ -90,28 +94,40 @@ fn fresh_postgres(
     migrate: impl FnOnce(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<TestDatabase> {
     let mut conn = PgConnection::establish(maintenance)?;
-    let template = format!("olympus_tpl_{}_{}", service.replace('-', "_"), fingerprint(versions));
+    let template = format!(
+        "olympus_tpl_{}_{}",
+        service.replace('-', "_"),
+        fingerprint(versions)
+    );
     conn.batch_execute(&format!("SELECT pg_advisory_lock(hashtext('{template}'))"))?;
     let made = (|| -> anyhow::Result<()> {
         if template_ready(&mut conn, &template)? {
             return Ok(());
         }
-        conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"))?;
+        conn.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"
+        ))?;
         conn.batch_execute(&format!("CREATE DATABASE \"{template}\""))?;
         migrate(&database_url(maintenance, &template)?)?;
         conn.batch_execute(&format!("ALTER DATABASE \"{template}\" IS_TEMPLATE true"))?;
         Ok(())
     })();
-    conn.batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('{template}'))"))?;
+    conn.batch_execute(&format!(
+        "SELECT pg_advisory_unlock(hashtext('{template}'))"
+    ))?;
     made?;
 
     let name = format!("olympus_test_{}", uuid::Uuid::new_v4().simple());
     let mut attempt = 0;
     loop {
-        match conn.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")) {
+        match conn.batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        )) {
             Ok(()) => break,
             // Another clone of the same template in flight; it takes milliseconds.
-            Err(e) if attempt < 50 && e.to_string().contains("is being accessed by other users") => {
+            Err(e)
+                if attempt < 50 && e.to_string().contains("is being accessed by other users") =>
+            {
                 attempt += 1;
                 std::thread::sleep(Duration::from_millis(100));
             }

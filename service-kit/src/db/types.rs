@@ -13,12 +13,16 @@ use uuid::Uuid;
 
 use super::MultiBackend;
 
-#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Clone, Copy, Debug, Default)]
+#[derive(
+    diesel::sql_types::SqlType, diesel::query_builder::QueryId, Clone, Copy, Debug, Default,
+)]
 #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
 #[diesel(sqlite_type(name = "Text"))]
 pub struct DbUuid;
 
-#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Clone, Copy, Debug, Default)]
+#[derive(
+    diesel::sql_types::SqlType, diesel::query_builder::QueryId, Clone, Copy, Debug, Default,
+)]
 #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
 #[diesel(sqlite_type(name = "Text"))]
 pub struct DbJson;
@@ -112,7 +116,9 @@ impl ToSql<DbUuid, MultiBackend> for Id {
 }
 
 impl FromSql<DbUuid, MultiBackend> for Id {
-    fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         bytes.from_sql::<Id, DbUuid>()
     }
 }
@@ -131,7 +137,9 @@ impl ToSql<DbJson, MultiBackend> for Json {
 }
 
 impl FromSql<DbJson, MultiBackend> for Json {
-    fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         bytes.from_sql::<Json, DbJson>()
     }
 }

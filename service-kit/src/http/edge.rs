@@ -1,8 +1,13 @@
 //! Errors raised before a handler runs (bad bodies, unknown routes, timeouts), rendered in the
 //! owning service's envelope.
 
-use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
-use actix_web::{HttpResponse, web};
+use actix_web::dev::Payload;
+use actix_web::error::{
+    InternalError, JsonPayloadError, PathError, QueryPayloadError, UrlencodedError,
+};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 
 use crate::settings::RequestLimits;
 
@@ -10,7 +15,9 @@ use crate::settings::RequestLimits;
 pub enum EdgeError {
     /// The body, query or path could not be parsed; the text says where, never echoes secrets.
     BadRequest(String),
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        limit: usize,
+    },
     UnsupportedMediaType(String),
     NotFound,
     Timeout,
@@ -21,13 +28,14 @@ pub type ErrorRenderer = fn(EdgeError) -> HttpResponse;
 
 fn from_json(err: &JsonPayloadError) -> EdgeError {
     match err {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            EdgeError::PayloadTooLarge { limit: *limit }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => EdgeError::PayloadTooLarge { limit: *limit },
+        JsonPayloadError::ContentType => EdgeError::UnsupportedMediaType(
+            "expected a JSON body with Content-Type: application/json".into(),
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            EdgeError::BadRequest(format!("the JSON body is invalid: {e}"))
         }
-        JsonPayloadError::ContentType => {
-            EdgeError::UnsupportedMediaType("expected a JSON body with Content-Type: application/json".into())
-        }
-        JsonPayloadError::Deserialize(e) => EdgeError::BadRequest(format!("the JSON body is invalid: {e}")),
         JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
             EdgeError::PayloadTooLarge { limit: 0 }
         }
@@ -51,7 +59,13 @@ fn from_form(err: &UrlencodedError) -> EdgeError {
 pub fn extractor_configs(
     limits: &RequestLimits,
     render: ErrorRenderer,
-) -> (web::JsonConfig, web::FormConfig, web::QueryConfig, web::PathConfig, web::PayloadConfig) {
+) -> (
+    web::JsonConfig,
+    web::FormConfig,
+    web::QueryConfig,
+    web::PathConfig,
+    web::PayloadConfig,
+) {
     let json = web::JsonConfig::default()
         .limit(limits.json_body_bytes)
         .error_handler(move |err, _| {
@@ -65,7 +79,9 @@ pub fn extractor_configs(
             InternalError::from_response(err, resp).into()
         });
     let query = web::QueryConfig::default().error_handler(move |err: QueryPayloadError, _| {
-        let resp = render(EdgeError::BadRequest(format!("the query is invalid: {err}")));
+        let resp = render(EdgeError::BadRequest(format!(
+            "the query is invalid: {err}"
+        )));
         InternalError::from_response(err, resp).into()
     });
     let path = web::PathConfig::default().error_handler(move |err: PathError, _| {
@@ -74,4 +90,33 @@ pub fn extractor_configs(
     });
     let payload = web::PayloadConfig::new(limits.json_body_bytes.max(limits.form_body_bytes));
     (json, form, query, path, payload)
+}
+
+/// A JSON body that must be an object, then parsed into `T`. Plain `web::Json<T>` would also
+/// accept an array for a struct (serde maps it positionally), which no API here means.
+pub struct JsonObject<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let object =
+            web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, payload);
+        let render = req
+            .app_data::<web::Data<super::EdgeContext>>()
+            .map(|edge| edge.render);
+        Box::pin(async move {
+            let object = object.await?.into_inner();
+            serde_json::from_value(serde_json::Value::Object(object))
+                .map(JsonObject)
+                .map_err(|err| {
+                    let edge = EdgeError::BadRequest(format!("the JSON body is invalid: {err}"));
+                    match render {
+                        Some(render) => InternalError::from_response(err, render(edge)).into(),
+                        None => actix_web::error::ErrorBadRequest(err),
+                    }
+                })
+        })
+    }
 }

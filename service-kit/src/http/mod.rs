@@ -6,7 +6,7 @@ mod metrics;
 mod observe;
 mod ops;
 
-pub use edge::{EdgeError, ErrorRenderer, extractor_configs};
+pub use edge::{EdgeError, ErrorRenderer, JsonObject, extractor_configs};
 pub use metrics::Metrics;
 pub use observe::{EdgeContext, REQUEST_ID_HEADER, RequestId, observe};
 
@@ -17,6 +17,11 @@ pub fn observe_context(
     limits: &crate::settings::RequestLimits,
     render: ErrorRenderer,
 ) -> EdgeContext {
-    EdgeContext { listener, metrics, timeout: limits.request_timeout, render }
+    EdgeContext {
+        listener,
+        metrics,
+        timeout: limits.request_timeout,
+        render,
+    }
 }
-pub use ops::{Ops, ReadyCheck, Readiness, ops_routes};
+pub use ops::{Ops, Readiness, ReadyCheck, ops_routes};

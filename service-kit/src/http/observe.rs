@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -21,9 +22,9 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     fn from_header(value: Option<&HeaderValue>) -> Self {
-        let valid = value.and_then(|v| v.to_str().ok()).filter(|v| {
-            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
-        });
+        let valid = value
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
         match valid {
             Some(v) => RequestId(v.to_string()),
             None => RequestId(uuid::Uuid::now_v7().to_string()),
@@ -54,7 +55,10 @@ pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let edge = req.app_data::<web::Data<EdgeContext>>().cloned().expect("EdgeContext is registered by the server");
+    let edge = req
+        .app_data::<web::Data<EdgeContext>>()
+        .cloned()
+        .expect("EdgeContext is registered by the server");
     let request_id = RequestId::from_header(req.headers().get(REQUEST_ID_HEADER));
     req.extensions_mut().insert(request_id.clone());
     let method = req.method().to_string();
@@ -66,27 +70,71 @@ pub async fn observe(
         path = %req.path(),
     );
     let started = Instant::now();
-    let http_req = req.request().clone();
-    let outcome = tokio::time::timeout(edge.timeout, next.call(req)).instrument(span.clone()).await;
+    let path = req.path().to_string();
+    // No clone of the request may outlive routing (actix needs it unshared), so failures
+    // before a response exists leave through `Err`, which actix renders as-is.
+    let outcome = tokio::time::timeout(edge.timeout, next.call(req))
+        .instrument(span.clone())
+        .await;
     let mut res = match outcome {
         Ok(Ok(res)) => res.map_into_boxed_body(),
-        Ok(Err(err)) => ServiceResponse::from_err(err, http_req),
+        Ok(Err(err)) => {
+            edge.metrics.observe(
+                edge.listener,
+                &method,
+                "unmatched",
+                500,
+                started.elapsed().as_secs_f64(),
+            );
+            return Err(err);
+        }
         Err(_) => {
-            span.in_scope(|| tracing::warn!(timeout = ?edge.timeout, "request exceeded the request timeout"));
-            ServiceResponse::new(http_req, (edge.render)(EdgeError::Timeout))
+            span.in_scope(|| tracing::warn!(timeout = ?edge.timeout, path, "request exceeded the request timeout"));
+            let mut resp = (edge.render)(EdgeError::Timeout);
+            stamp(resp.headers_mut(), &request_id);
+            let status = resp.status().as_u16();
+            edge.metrics.observe(
+                edge.listener,
+                &method,
+                "timeout",
+                status,
+                started.elapsed().as_secs_f64(),
+            );
+            return Err(InternalError::from_response("request timeout", resp).into());
         }
     };
     let elapsed = started.elapsed();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
     let status = res.status().as_u16();
-    edge.metrics.observe(edge.listener, &method, &route, status, elapsed.as_secs_f64());
-    span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
-    let headers = res.headers_mut();
+    edge.metrics.observe(
+        edge.listener,
+        &method,
+        &route,
+        status,
+        elapsed.as_secs_f64(),
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
+    stamp(res.headers_mut(), &request_id);
+    Ok(res)
+}
+
+fn stamp(headers: &mut actix_web::http::header::HeaderMap, request_id: &RequestId) {
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(res)
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,226 @@
+//! OAuth2 clients: the metadata rules (Hydra's fields, RFC 7591 semantics) and client secrets.
+
+pub mod handlers;
+mod secret;
+pub mod store;
+
+use shared_types::client::OAuth2Client;
+use url::Url;
+
+use crate::error::ApiError;
+
+pub use secret::SecretHasher;
+
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+];
+pub const RESPONSE_TYPES: &[&str] = &[
+    "code",
+    "token",
+    "id_token",
+    "code id_token",
+    "code token",
+    "id_token token",
+    "code id_token token",
+];
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+const MAX_LIST: usize = 100;
+const MAX_TEXT: usize = 2048;
+
+/// A validated client as it is stored. `document` is the Hydra representation without the secret.
+pub struct NewClient {
+    pub client_id: String,
+    /// The secret to return once, when the client authenticates with one.
+    pub secret: Option<String>,
+    pub document: OAuth2Client,
+}
+
+impl NewClient {
+    /// Applies Hydra's defaults and rejects what a client may not be.
+    pub fn parse(mut body: OAuth2Client) -> Result<NewClient, ApiError> {
+        let client_id = match body.client_id.take().filter(|id| !id.is_empty()) {
+            Some(id) => validate_client_id(id)?,
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        default_if_empty(&mut body.grant_types, "authorization_code");
+        default_if_empty(&mut body.response_types, "code");
+        if body.scope.is_empty() {
+            body.scope = "offline_access offline openid".into();
+        }
+        let method = body
+            .token_endpoint_auth_method
+            .get_or_insert_with(|| "client_secret_basic".into())
+            .clone();
+        let subject_type = body.subject_type.get_or_insert_with(|| "public".into());
+        check_one_of("token_endpoint_auth_method", &method, AUTH_METHODS)?;
+        check_one_of("subject_type", subject_type, &["public"])?;
+        check_all_of("grant_types", &body.grant_types, GRANT_TYPES)?;
+        check_all_of("response_types", &body.response_types, RESPONSE_TYPES)?;
+        if let Some(strategy) = &body.access_token_strategy {
+            check_one_of("access_token_strategy", strategy, &["opaque", "jwt"])?;
+        }
+        check_redirect_uris("redirect_uris", &body.redirect_uris)?;
+        check_redirect_uris(
+            "post_logout_redirect_uris",
+            body.post_logout_redirect_uris.as_deref().unwrap_or(&[]),
+        )?;
+        for (field, value) in [
+            ("client_uri", &body.client_uri),
+            ("logo_uri", &body.logo_uri),
+            ("policy_uri", &body.policy_uri),
+            ("tos_uri", &body.tos_uri),
+        ] {
+            check_web_url(field, value)?;
+        }
+        check_sizes(&body)?;
+        let secret = secret::for_new_client(&method, body.client_secret.take())?;
+        body.client_id = Some(client_id.clone());
+        Ok(NewClient {
+            client_id,
+            secret,
+            document: body,
+        })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::InvalidClientMetadata(message.into())
+}
+
+fn validate_client_id(id: String) -> Result<String, ApiError> {
+    if id.len() > 255 || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(
+            "client_id must be at most 255 characters without spaces or control characters",
+        ));
+    }
+    Ok(id)
+}
+
+fn default_if_empty(list: &mut Vec<String>, value: &str) {
+    if list.is_empty() {
+        list.push(value.to_string());
+    }
+}
+
+fn check_one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{field} must be one of: {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+fn check_all_of(field: &str, values: &[String], allowed: &[&str]) -> Result<(), ApiError> {
+    values
+        .iter()
+        .try_for_each(|v| check_one_of(field, v, allowed))
+}
+
+/// Absolute URLs without fragments (RFC 6749 §3.1.2); matched exactly at authorization time.
+fn check_redirect_uris(field: &str, uris: &[String]) -> Result<(), ApiError> {
+    for uri in uris {
+        let url = Url::parse(uri).map_err(|_| invalid(format!("{field} must be absolute URLs")))?;
+        if url.fragment().is_some() || uri.contains('#') {
+            return Err(invalid(format!("{field} must not contain a fragment (#)")));
+        }
+        if url.cannot_be_a_base() && url.scheme() != "urn" {
+            return Err(invalid(format!("{field} must be absolute URLs")));
+        }
+    }
+    Ok(())
+}
+
+fn check_web_url(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+        _ => Err(invalid(format!("{field} must be an http or https URL"))),
+    }
+}
+
+fn check_sizes(body: &OAuth2Client) -> Result<(), ApiError> {
+    let lists = [
+        ("redirect_uris", body.redirect_uris.len()),
+        ("grant_types", body.grant_types.len()),
+        ("response_types", body.response_types.len()),
+        ("audience", body.audience.len()),
+        ("allowed_cors_origins", body.allowed_cors_origins.len()),
+        ("contacts", body.contacts.len()),
+        (
+            "post_logout_redirect_uris",
+            body.post_logout_redirect_uris.as_ref().map_or(0, Vec::len),
+        ),
+    ];
+    if let Some((field, _)) = lists.iter().find(|(_, n)| *n > MAX_LIST) {
+        return Err(invalid(format!(
+            "{field} may hold at most {MAX_LIST} entries"
+        )));
+    }
+    let texts = [
+        &body.client_name,
+        &body.scope,
+        &body.owner,
+        &body.client_uri,
+        &body.logo_uri,
+    ];
+    if texts.iter().any(|t| t.len() > MAX_TEXT)
+        || body.redirect_uris.iter().any(|u| u.len() > MAX_TEXT)
+    {
+        return Err(invalid(format!(
+            "text fields may be at most {MAX_TEXT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(json: serde_json::Value) -> Result<NewClient, ApiError> {
+        NewClient::parse(serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn applies_hydra_defaults_and_generates_a_secret() {
+        let c = client(serde_json::json!({"redirect_uris": ["https://rp.test/cb"]})).unwrap();
+        assert_eq!(c.document.grant_types, ["authorization_code"]);
+        assert_eq!(c.document.response_types, ["code"]);
+        assert_eq!(
+            c.document.token_endpoint_auth_method.as_deref(),
+            Some("client_secret_basic")
+        );
+        assert!(c.secret.as_ref().is_some_and(|s| s.len() >= 43));
+        assert!(uuid::Uuid::parse_str(&c.client_id).is_ok_and(|u| u.get_version_num() == 7));
+    }
+
+    #[test]
+    fn rejects_fragments_short_secrets_and_unknown_grants() {
+        assert!(client(serde_json::json!({"redirect_uris": ["https://rp.test/cb#x"]})).is_err());
+        assert!(client(serde_json::json!({"redirect_uris": ["/relative"]})).is_err());
+        assert!(client(serde_json::json!({"client_secret": "short"})).is_err());
+        assert!(client(serde_json::json!({"grant_types": ["password"]})).is_err());
+        assert!(client(serde_json::json!({"token_endpoint_auth_method": "none", "client_secret": "x".repeat(40)})).is_err());
+    }
+
+    #[test]
+    fn public_clients_get_no_secret() {
+        let c = client(serde_json::json!({"token_endpoint_auth_method": "none"})).unwrap();
+        assert!(c.secret.is_none());
+    }
+}

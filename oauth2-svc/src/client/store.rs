@@ -1,0 +1,82 @@
+//! SQL for OAuth2 clients.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use service_kit::db::{AnyConnection, Id, Json};
+
+use crate::db::schema::oauth2_clients;
+
+#[derive(Queryable, Debug)]
+pub struct ClientRow {
+    pub id: Id,
+    pub client_id: String,
+    pub client_name: String,
+    pub owner: String,
+    #[allow(dead_code)] // read by client authentication at the token endpoint
+    pub secret_hash: Option<String>,
+    pub metadata: Json,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = oauth2_clients)]
+pub struct NewClientRow {
+    pub id: Id,
+    pub client_id: String,
+    pub client_name: String,
+    pub owner: String,
+    pub secret_hash: Option<String>,
+    pub metadata: Json,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Filters of the list call; all optional.
+#[derive(Default)]
+pub struct ClientFilter {
+    pub client_name: Option<String>,
+    pub owner: Option<String>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: NewClientRow) -> QueryResult<ClientRow> {
+    let id = row.id;
+    diesel::insert_into(oauth2_clients::table)
+        .values(row)
+        .execute(conn)?;
+    oauth2_clients::table.find(id).first(conn)
+}
+
+pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<ClientRow> {
+    oauth2_clients::table
+        .filter(oauth2_clients::client_id.eq(client_id))
+        .first(conn)
+}
+
+/// One page in creation order (row ids are UUIDv7), starting after `after`.
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &ClientFilter,
+    after: Option<Id>,
+    limit: i64,
+) -> QueryResult<Vec<ClientRow>> {
+    let mut query = oauth2_clients::table.into_boxed();
+    if let Some(after) = after {
+        query = query.filter(oauth2_clients::id.gt(after));
+    }
+    if let Some(name) = &filter.client_name {
+        query = query.filter(oauth2_clients::client_name.eq(name.clone()));
+    }
+    if let Some(owner) = &filter.owner {
+        query = query.filter(oauth2_clients::owner.eq(owner.clone()));
+    }
+    query
+        .order(oauth2_clients::id.asc())
+        .limit(limit)
+        .load(conn)
+}
+
+pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
+    diesel::delete(oauth2_clients::table.filter(oauth2_clients::client_id.eq(client_id)))
+        .execute(conn)
+}

@@ -1,0 +1,6 @@
+//! oauth2-svc integration tests: the real service on port-0 listeners with a fresh database
+//! (SQLite, or PostgreSQL when OLYMPUS_TEST_POSTGRES is set).
+
+mod clients;
+mod helpers;
+mod startup;

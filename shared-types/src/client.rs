@@ -1,0 +1,60 @@
+//! OAuth2 clients (Hydra's admin clients API), field names as in Hydra's `oAuth2Client`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Hydra's `oAuth2Client`, used both as the create body and as the response. Every field is
+/// optional on input; responses fill them in. `client_secret` appears only in the create response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct OAuth2Client {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_secret_expires_at: i64,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub response_types: Vec<String>,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub allowed_cors_origins: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub policy_uri: String,
+    #[serde(default)]
+    pub tos_uri: String,
+    #[serde(default)]
+    pub client_uri: String,
+    #[serde(default)]
+    pub logo_uri: String,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_strategy: Option<String>,
+    #[serde(default)]
+    pub skip_consent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_logout_consent: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
