@@ -1,1 +1,4 @@
+//! Cross-service end-to-end support: the process harness that starts the real service binaries.
+//! The local launcher reuses it.
 
+pub mod harness;

@@ -182,6 +182,12 @@ impl Db {
     }
 }
 
+/// The current UTC time at microsecond precision, which both backends store exactly.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
 async fn run<T, E, F>(pool: AnyPool, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
@@ -227,10 +233,4 @@ mod tests {
         assert!(Dsn::parse("memory").is_err());
         assert!(Dsn::parse("sqlite://:memory:").is_err());
     }
-}
-
-/// The current UTC time at microsecond precision, which both backends store exactly.
-pub fn now() -> chrono::NaiveDateTime {
-    use chrono::{SubsecRound, Utc};
-    Utc::now().naive_utc().trunc_subsecs(6)
 }

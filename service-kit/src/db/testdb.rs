@@ -40,6 +40,27 @@ impl TestDatabase {
         }
     }
 
+    /// A fresh, empty database that the service under test migrates itself at start.
+    pub fn empty(service: &str) -> anyhow::Result<TestDatabase> {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(url) if !url.is_empty() => {
+                let mut conn = PgConnection::establish(&url)?;
+                let name = format!(
+                    "olympus_test_{}_{}",
+                    service.replace('-', "_"),
+                    uuid::Uuid::new_v4().simple()
+                );
+                conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+                Ok(TestDatabase {
+                    dsn: database_url(&url, &name)?,
+                    _dir: None,
+                    cleanup: Some((url, name)),
+                })
+            }
+            _ => Self::fresh(service, &[], |_| Ok(())),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.cleanup.is_some()
     }
