@@ -1,1 +1,84 @@
+//! identity-svc: the identity service of Olympus (the Ory Kratos role): identities, their
+//! trait schemas and credentials.
+//!
+//! `build` is the one entry point of production, the launcher and tests.
 
+pub mod config;
+pub mod db;
+pub mod error;
+
+mod identity;
+mod schema;
+mod state;
+
+use std::sync::Arc;
+
+use service_kit::BuildInfo;
+use service_kit::db::{Db, migrate};
+use service_kit::http::{Metrics, Ops, database_ready_check};
+use service_kit::server::{Application, Edge, Listeners};
+
+pub use config::Settings;
+use config::Validated;
+use state::AppState;
+
+pub const INFO: BuildInfo = BuildInfo {
+    service: "identity-svc",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Validates `settings`, loads the identity schemas, opens the database (migrating or checking
+/// the schema), binds the listeners unless `listeners` are given, and starts serving.
+pub async fn build(
+    settings: Settings,
+    listeners: Option<Listeners>,
+) -> anyhow::Result<Application> {
+    let settings = settings.validate()?;
+    let schemas = schema::Registry::load(&settings.settings.identity)?;
+    let db = open_database(&settings).await?;
+    let listeners = match listeners {
+        Some(l) => l,
+        None => Listeners::bind(&settings.settings.serve)?,
+    };
+    let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone(), schemas));
+    let edge = Edge {
+        ops: Ops {
+            info: INFO,
+            ready: database_ready_check(db),
+            metrics: Metrics::new(INFO.service),
+        },
+        limits: settings.settings.serve.request_limits.clone(),
+        workers: settings.settings.serve.workers,
+        render: error::render_edge,
+    };
+    let public_state = state.clone();
+    let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
+        cfg.app_data(public_state.clone());
+        schema::handlers::routes(cfg);
+    });
+    let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
+        cfg.app_data(state.clone());
+        identity::handlers::admin_routes(cfg);
+        schema::handlers::routes(cfg);
+    });
+    let app = Application::start(listeners, edge, public, admin)?;
+    tracing::info!(public = app.public_port(), admin = app.admin_port(), public_url = %settings.public_url, "identity-svc started");
+    Ok(app)
+}
+
+/// Applies pending migrations (the `migrate` command); returns how many ran.
+pub async fn migrate(settings: Settings) -> anyhow::Result<usize> {
+    tokio::task::spawn_blocking(move || migrate_blocking(settings)).await?
+}
+
+/// [`migrate`] for callers outside an async runtime (test templates).
+pub fn migrate_blocking(settings: Settings) -> anyhow::Result<usize> {
+    let settings = settings.validate()?;
+    migrate::migrate_now(&settings.dsn, &settings.settings.database, &db::MIGRATIONS)
+}
+
+async fn open_database(settings: &Validated) -> anyhow::Result<Db> {
+    let (dsn, database) = (settings.dsn.clone(), settings.settings.database.clone());
+    tokio::task::spawn_blocking(move || migrate::open_for_serving(&dsn, &database, &db::MIGRATIONS))
+        .await?
+}

@@ -11,10 +11,9 @@ mod state;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use service_kit::BuildInfo;
-use service_kit::db::Db;
-use service_kit::http::{Metrics, Ops, Readiness};
+use service_kit::db::{Db, migrate};
+use service_kit::http::{Metrics, Ops, database_ready_check};
 use service_kit::server::{Application, Edge, Listeners};
 
 pub use config::Settings;
@@ -42,7 +41,7 @@ pub async fn build(
     let edge = Edge {
         ops: Ops {
             info: INFO,
-            ready: ready_check(db),
+            ready: database_ready_check(db),
             metrics: Metrics::new(INFO.service),
         },
         limits: settings.settings.serve.request_limits.clone(),
@@ -64,67 +63,17 @@ pub async fn build(
 
 /// Applies pending migrations (the `migrate` command); returns how many ran.
 pub async fn migrate(settings: Settings) -> anyhow::Result<usize> {
-    run_blocking(move || migrate_blocking(settings)).await
+    tokio::task::spawn_blocking(move || migrate_blocking(settings)).await?
 }
 
 /// [`migrate`] for callers outside an async runtime (test templates).
 pub fn migrate_blocking(settings: Settings) -> anyhow::Result<usize> {
     let settings = settings.validate()?;
-    let db = Db::connect(&settings.dsn, &settings.settings.database)
-        .context("cannot open the database (dsn)")?;
-    Ok(db::MIGRATIONS.run(&mut *db.writer_blocking()?)?)
+    migrate::migrate_now(&settings.dsn, &settings.settings.database, &db::MIGRATIONS)
 }
 
 async fn open_database(settings: &Validated) -> anyhow::Result<Db> {
-    let db = Db::connect(&settings.dsn, &settings.settings.database)
-        .context("cannot open the database (dsn)")?;
-    let migrate = settings
-        .settings
-        .database
-        .migrate_on_start
-        .unwrap_or(db.backend() == service_kit::db::Backend::Sqlite);
-    let check = db.clone();
-    run_blocking(move || {
-        let mut conn = check.writer_blocking()?;
-        if migrate {
-            let ran = db::MIGRATIONS.run(&mut conn)?;
-            if ran > 0 {
-                tracing::info!(ran, "applied database migrations");
-            }
-        } else {
-            db::MIGRATIONS.check(&mut conn)?;
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(db)
-}
-
-async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .context("blocking task failed")?
-}
-
-fn ready_check(db: Db) -> service_kit::http::ReadyCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move {
-            match db.ping().await {
-                Ok(()) => Readiness {
-                    ready: true,
-                    body: serde_json::json!({ "status": "ok" }),
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "readiness check failed");
-                    Readiness {
-                        ready: false,
-                        body: serde_json::json!({ "errors": { "database": "not reachable" } }),
-                    }
-                }
-            }
-        })
-    })
+    let (dsn, database) = (settings.dsn.clone(), settings.settings.database.clone());
+    tokio::task::spawn_blocking(move || migrate::open_for_serving(&dsn, &database, &db::MIGRATIONS))
+        .await?
 }

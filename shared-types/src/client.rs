@@ -1,7 +1,16 @@
 //! OAuth2 clients (Hydra's admin clients API), field names as in Hydra's `oAuth2Client`.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Hydra sends `null` for unset lists and strings; read it as the empty default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// Hydra's `oAuth2Client`, used both as the create body and as the response. Every field is
 /// optional on input; responses fill them in. `client_secret` appears only in the create response.
@@ -9,39 +18,39 @@ use serde::{Deserialize, Serialize};
 pub struct OAuth2Client {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub client_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub client_secret_expires_at: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub redirect_uris: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub grant_types: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub response_types: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub scope: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub audience: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub allowed_cors_origins: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub owner: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub policy_uri: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tos_uri: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub client_uri: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub logo_uri: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub contacts: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
@@ -49,7 +58,7 @@ pub struct OAuth2Client {
     pub metadata: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_strategy: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub skip_consent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_logout_consent: Option<bool>,
@@ -57,4 +66,18 @@ pub struct OAuth2Client {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_from_hydra_sdks_read_as_empty() {
+        let client: OAuth2Client = serde_json::from_value(serde_json::json!({
+            "client_name": null, "contacts": null, "redirect_uris": null, "skip_consent": null, "scope": null
+        }))
+        .unwrap();
+        assert_eq!(client, OAuth2Client::default());
+    }
 }

@@ -108,7 +108,8 @@ async fn unknown_routes_answer_in_the_hydra_envelope() {
 #[tokio::test]
 async fn invalid_settings_stop_the_service_naming_the_key() {
     let db = helpers::fresh_database();
-    let cases: Vec<(Box<dyn Fn(&mut Settings)>, &str)> = vec![
+    type Breaker = Box<dyn Fn(&mut Settings)>;
+    let cases: Vec<(Breaker, &str)> = vec![
         (
             Box::new(|s| s.secrets.system = Default::default()),
             "secrets.system",

@@ -134,3 +134,40 @@ where
         Ok(ran.len())
     })
 }
+
+/// Opens the database for serving: applies pending migrations when `migrate_on_start` says so
+/// (default: on for SQLite, off for PostgreSQL), otherwise checks the schema is current.
+pub fn open_for_serving(
+    dsn: &super::Dsn,
+    settings: &super::DatabaseSettings,
+    migrations: &Migrations,
+) -> anyhow::Result<super::Db> {
+    use anyhow::Context;
+    let db = super::Db::connect(dsn, settings).context("cannot open the database (dsn)")?;
+    let migrate = settings
+        .migrate_on_start
+        .unwrap_or(db.backend() == super::Backend::Sqlite);
+    let mut conn = db.writer_blocking()?;
+    if migrate {
+        let ran = migrations.run(&mut conn)?;
+        if ran > 0 {
+            tracing::info!(ran, "applied database migrations");
+        }
+    } else {
+        migrations.check(&mut conn)?;
+    }
+    drop(conn);
+    Ok(db)
+}
+
+/// The `migrate` command: applies pending migrations and returns how many ran.
+pub fn migrate_now(
+    dsn: &super::Dsn,
+    settings: &super::DatabaseSettings,
+    migrations: &Migrations,
+) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    let db = super::Db::connect(dsn, settings).context("cannot open the database (dsn)")?;
+    let ran = migrations.run(&mut *db.writer_blocking()?)?;
+    Ok(ran)
+}

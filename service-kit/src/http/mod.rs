@@ -24,4 +24,4 @@ pub fn observe_context(
         render,
     }
 }
-pub use ops::{Ops, Readiness, ReadyCheck, ops_routes};
+pub use ops::{Ops, Readiness, ReadyCheck, database_ready_check, ops_routes};

@@ -56,3 +56,25 @@ async fn metrics(ops: web::Data<Ops>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(ops.metrics.render())
 }
+
+/// Readiness of a service whose only dependency is its database.
+pub fn database_ready_check(db: crate::db::Db) -> ReadyCheck {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            match db.ping().await {
+                Ok(()) => Readiness {
+                    ready: true,
+                    body: json!({ "status": "ok" }),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness check failed");
+                    Readiness {
+                        ready: false,
+                        body: json!({ "errors": { "database": "not reachable" } }),
+                    }
+                }
+            }
+        })
+    })
+}

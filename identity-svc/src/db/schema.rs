@@ -1,0 +1,82 @@
+//! The portable schema (hand-written: the column types must work on both backends).
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    identities (id) {
+        id -> DbUuid,
+        schema_id -> Text,
+        state -> Text,
+        state_changed_at -> Nullable<Timestamp>,
+        traits -> DbJson,
+        metadata_public -> Nullable<DbJson>,
+        metadata_admin -> Nullable<DbJson>,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::DbUuid;
+
+    identity_credentials (id) {
+        id -> DbUuid,
+        identity_id -> DbUuid,
+        credential_type -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::DbUuid;
+
+    identity_credential_identifiers (id) {
+        id -> DbUuid,
+        identity_credential_id -> DbUuid,
+        identity_id -> DbUuid,
+        credential_type -> Text,
+        identifier -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::DbUuid;
+
+    identity_verifiable_addresses (id) {
+        id -> DbUuid,
+        identity_id -> DbUuid,
+        via -> Text,
+        value -> Text,
+        verified -> Bool,
+        status -> Text,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::DbUuid;
+
+    identity_recovery_addresses (id) {
+        id -> DbUuid,
+        identity_id -> DbUuid,
+        via -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+// For the subquery of the `credentials_identifier` filter.
+diesel::allow_tables_to_appear_in_same_query!(identities, identity_credential_identifiers);

@@ -1,0 +1,8 @@
+//! identity-svc integration tests: the real service on port-0 listeners with a fresh database
+//! (SQLite, or PostgreSQL when OLYMPUS_TEST_POSTGRES is set).
+
+mod errors;
+mod helpers;
+mod identities;
+mod schemas;
+mod startup;
