@@ -401,3 +401,29 @@ mod tests {
         );
     }
 }
+
+/// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.
+pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (key, inner) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, inner, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        "",
+        &serde_json::to_value(settings).unwrap_or_default(),
+        &mut out,
+    );
+    out
+}

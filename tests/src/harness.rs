@@ -82,6 +82,8 @@ pub fn reserve_port() -> anyhow::Result<u16> {
 #[derive(Clone, Debug, Default)]
 pub struct ProcessConfig {
     pub env: BTreeMap<String, String>,
+    /// Arguments before `serve`, such as `--config FILE`.
+    pub args: Vec<String>,
 }
 
 impl ProcessConfig {
@@ -219,6 +221,7 @@ fn spawn(
     let out = std::fs::File::create(log)?;
     let mut command = tokio::process::Command::new(binary);
     command
+        .args(&config.args)
         .arg("serve")
         .env_remove("RUST_LOG")
         .env(format!("{prefix}SERVE__PUBLIC__HOST"), "127.0.0.1")

@@ -100,3 +100,36 @@ fn the_harness_fails_loudly_without_binaries() {
         assert!(path.ends_with(service.binary()));
     }
 }
+
+#[tokio::test]
+async fn the_example_domain_configuration_starts_every_service() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/domains/example");
+    let logs = tempfile::tempdir().unwrap();
+    let identity_db = service_kit::db::testdb::TestDatabase::empty("identity").unwrap();
+    let oauth2_db = service_kit::db::testdb::TestDatabase::empty("oauth2").unwrap();
+    let mut started = Vec::new();
+    for (service, db) in [
+        (Service::Identity, Some(&identity_db)),
+        (Service::OAuth2, Some(&oauth2_db)),
+        (Service::LoginUi, None),
+    ] {
+        // The file's keys, with ports, DSN and secrets from the environment as an operator would.
+        let mut config = base_config(service, db.map(|d| d.dsn.as_str()));
+        config.args = vec![
+            "--config".into(),
+            format!("{root}/{}.yaml", service.binary()),
+        ];
+        let process = ServiceProcess::start(service, &config, logs.path())
+            .await
+            .expect("starts with the example file");
+        assert!(
+            process.log_text().contains("started") || service == Service::LoginUi,
+            "{}",
+            process.log_text()
+        );
+        started.push(process);
+    }
+    for process in started {
+        assert!(process.stop().await.unwrap(), "exits cleanly on SIGTERM");
+    }
+}

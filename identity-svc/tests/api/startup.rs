@@ -182,3 +182,20 @@ fn settings_load_from_file_then_environment() {
     let err = Settings::load(Some(&path)).unwrap_err().to_string();
     assert!(err.contains("uri"), "{err}");
 }
+
+#[test]
+fn the_configuration_docs_list_every_setting() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    let missing: Vec<_> = service_kit::settings::keys_of(&identity_svc::Settings::default())
+        .into_iter()
+        .filter(|key| !docs.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not list {missing:?}"
+    );
+}

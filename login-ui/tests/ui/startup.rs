@@ -123,3 +123,20 @@ async fn metrics_only_on_admin_and_no_pages_there() {
     assert_eq!(home.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(home.headers()["x-frame-options"], "DENY");
 }
+
+#[test]
+fn the_configuration_docs_list_every_setting() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    let missing: Vec<_> = service_kit::settings::keys_of(&login_ui::Settings::default())
+        .into_iter()
+        .filter(|key| !docs.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not list {missing:?}"
+    );
+}

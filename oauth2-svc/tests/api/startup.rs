@@ -221,3 +221,20 @@ async fn a_newer_schema_stops_the_service() {
         "{message}"
     );
 }
+
+#[test]
+fn the_configuration_docs_list_every_setting() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    let missing: Vec<_> = service_kit::settings::keys_of(&oauth2_svc::Settings::default())
+        .into_iter()
+        .filter(|key| !docs.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not list {missing:?}"
+    );
+}
