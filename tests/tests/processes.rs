@@ -122,11 +122,6 @@ async fn the_example_domain_configuration_starts_every_service() {
         let process = ServiceProcess::start(service, &config, logs.path())
             .await
             .expect("starts with the example file");
-        assert!(
-            process.log_text().contains("started") || service == Service::LoginUi,
-            "{}",
-            process.log_text()
-        );
         started.push(process);
     }
     for process in started {
