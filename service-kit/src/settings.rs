@@ -362,6 +362,32 @@ impl Default for LogSettings {
     }
 }
 
+/// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.
+pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (key, inner) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, inner, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        "",
+        &serde_json::to_value(settings).unwrap_or_default(),
+        &mut out,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,30 +426,4 @@ mod tests {
                 .is_ok()
         );
     }
-}
-
-/// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.
-pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
-    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) if !map.is_empty() => {
-                for (key, inner) in map {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(&path, inner, out);
-                }
-            }
-            _ => out.push(prefix.to_string()),
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        "",
-        &serde_json::to_value(settings).unwrap_or_default(),
-        &mut out,
-    );
-    out
 }
