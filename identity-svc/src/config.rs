@@ -21,6 +21,13 @@ pub struct Settings {
     pub secrets: Secrets,
     pub urls: Urls,
     pub identity: IdentitySettings,
+    /// Password hashing (Kratos' `hashers.*`).
+    pub hashers: crate::credential::HashersSettings,
+    pub selfservice: crate::flow::SelfServiceSettings,
+    pub session: crate::session::SessionSettings,
+    /// The time flows and sessions run on; tests move it. Not a setting.
+    #[serde(skip)]
+    pub clock: service_kit::clock::Clock,
     /// Development mode: allows an `http://` public URL on any host and non-`Secure` cookies.
     pub dev: bool,
 }
@@ -85,6 +92,10 @@ impl Default for Settings {
             secrets: Secrets::default(),
             urls: Urls::default(),
             identity: IdentitySettings::default(),
+            hashers: Default::default(),
+            selfservice: Default::default(),
+            session: Default::default(),
+            clock: Default::default(),
             dev: false,
         }
     }
@@ -96,6 +107,7 @@ pub struct Validated {
     pub settings: Settings,
     pub dsn: Dsn,
     pub public_url: Url,
+    pub flows: crate::flow::FlowConfig,
 }
 
 impl Settings {
@@ -112,10 +124,13 @@ impl Settings {
         self.secrets.cipher.validate("secrets.cipher")?;
         self.serve.request_limits.validate()?;
         let public_url = parse_public_url(self.urls.self_.public.as_deref(), self.dev)?;
+        let flows = self.selfservice.validate()?;
+        self.session.validate()?;
         Ok(Validated {
             settings: self,
             dsn,
             public_url,
+            flows,
         })
     }
 }

@@ -27,8 +27,38 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request timed out")]
     Timeout,
+    /// Too many password hashes in progress (the queue is full); retry after `retry_after`.
+    #[error("too many password checks in progress")]
+    Busy { retry_after: std::time::Duration },
+    /// A browser flow's anti-CSRF check failed; the text says which part.
+    #[error("CSRF violation: {0}")]
+    CsrfViolation(String),
+    #[error("return_to {0:?} is not allowed")]
+    ReturnToForbidden(String),
+    /// No valid session in the request (or it expired, was revoked, or its identity is inactive).
+    #[error("no active session")]
+    SessionInactive,
+    #[error("a session is already available")]
+    SessionAlreadyAvailable,
+    #[error("logout token invalid: {0}")]
+    LogoutTokenInvalid(&'static str),
+    /// A flow expired; `use_flow_id` is its replacement, `redirect_to` where to start again.
+    #[error("self-service flow expired")]
+    FlowExpired(Box<FlowExpired>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Kratos' expired-flow answer adds these beside `error`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowExpired {
+    pub expired_at: chrono::DateTime<chrono::Utc>,
+    /// Nanoseconds since expiry, as Kratos (a Go duration) reports it.
+    pub since: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_flow_id: Option<uuid::Uuid>,
+    #[serde(skip)]
+    pub redirect_to: Option<String>,
 }
 
 /// One validation problem, located by a JSON pointer into the submitted identity document.
@@ -107,11 +137,46 @@ impl ApiError {
                 None,
             ),
             ApiError::Timeout => ("The request took too long; try again", None, None),
+            ApiError::Busy { .. } => (
+                "The server is busy; try again later",
+                Some("Too many password checks are in progress.".to_string()),
+                None,
+            ),
+            ApiError::CsrfViolation(reason) => (
+                "the request was rejected to protect you from Cross-Site-Request-Forgery",
+                Some("Please retry the flow and optionally clear your cookies. The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and other serious security issues.".to_string()),
+                Some(serde_json::json!({ "reject_reason": reason })),
+            ),
+            ApiError::ReturnToForbidden(url) => (
+                "The request was malformed or contained invalid parameters",
+                Some(format!("Requested return_to URL {url:?} is not allowed.")),
+                None,
+            ),
+            ApiError::SessionInactive => (
+                "request does not have a valid authentication session",
+                Some("No active session was found in this request.".to_string()),
+                None,
+            ),
+            ApiError::SessionAlreadyAvailable => (
+                "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+                None,
+                None,
+            ),
+            ApiError::LogoutTokenInvalid(reason) => (
+                "The logout token is invalid or was already used",
+                Some((*reason).to_string()),
+                None,
+            ),
+            ApiError::FlowExpired(expired) => (
+                "self-service flow expired",
+                Some("The self-service flow expired; initialize a new one.".to_string()),
+                expired.redirect_to.as_ref().map(|r| serde_json::json!({ "redirect_to": r })),
+            ),
             ApiError::Internal(_) => ("The server failed to handle the request", None, None),
         };
         let status = self.status_code();
         GenericError {
-            id: None,
+            id: self.id().map(str::to_string),
             code: status.as_u16(),
             status: status.canonical_reason().unwrap_or_default().to_string(),
             reason,
@@ -119,6 +184,20 @@ impl ApiError {
             details,
             request: None,
         }
+    }
+}
+
+impl ApiError {
+    /// Kratos' stable error ids.
+    fn id(&self) -> Option<&'static str> {
+        Some(match self {
+            ApiError::CsrfViolation(_) => "security_csrf_violation",
+            ApiError::ReturnToForbidden(_) => "self_service_flow_return_to_forbidden",
+            ApiError::SessionInactive => "session_inactive",
+            ApiError::SessionAlreadyAvailable => "session_already_available",
+            ApiError::FlowExpired(_) => "self_service_flow_expired",
+            _ => return None,
+        })
     }
 }
 
@@ -131,6 +210,13 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CsrfViolation(_) => StatusCode::FORBIDDEN,
+            ApiError::ReturnToForbidden(_) | ApiError::SessionAlreadyAvailable => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::SessionInactive | ApiError::LogoutTokenInvalid(_) => StatusCode::UNAUTHORIZED,
+            ApiError::FlowExpired(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,8 +225,24 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "request failed");
         }
-        HttpResponse::build(self.status_code())
-            .insert_header(("cache-control", "no-store"))
-            .json(ErrorEnvelope { error: self.body() })
+        let mut body =
+            serde_json::to_value(ErrorEnvelope { error: self.body() }).unwrap_or_default();
+        if let (ApiError::FlowExpired(extra), Some(object)) = (self, body.as_object_mut())
+            && let Ok(serde_json::Value::Object(extra)) = serde_json::to_value(extra)
+        {
+            object.extend(extra);
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("cache-control", "no-store"));
+        if let ApiError::Busy { retry_after } = self {
+            // Whole seconds, rounded up and at least one (RFC 9110 §10.2.3).
+            let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+            response.insert_header(("retry-after", seconds.to_string()));
+        }
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            // Session tokens are also accepted as bearer tokens (RFC 6750 §3).
+            response.insert_header(("www-authenticate", "Bearer realm=\"identity-svc\""));
+        }
+        response.json(body)
     }
 }

@@ -4,11 +4,15 @@
 //! `build` is the one entry point of production, the launcher and tests.
 
 pub mod config;
+pub mod credential;
 pub mod db;
 pub mod error;
 
+mod csrf;
+mod flow;
 mod identity;
 mod schema;
+mod session;
 mod state;
 
 use std::sync::Arc;
@@ -35,12 +39,18 @@ pub async fn build(
 ) -> anyhow::Result<Application> {
     let settings = settings.validate()?;
     let schemas = schema::Registry::load(&settings.settings.identity)?;
+    let passwords = credential::PasswordHasher::new(&settings.settings.hashers.argon2)?;
     let db = open_database(&settings).await?;
     let listeners = match listeners {
         Some(l) => l,
         None => Listeners::bind(&settings.settings.serve)?,
     };
-    let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone(), schemas));
+    let state = actix_web::web::Data::new(AppState::new(
+        settings.clone(),
+        db.clone(),
+        schemas,
+        passwords,
+    ));
     let edge = Edge {
         ops: Ops {
             info: INFO,
@@ -55,6 +65,8 @@ pub async fn build(
     let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(public_state.clone());
         schema::handlers::routes(cfg);
+        flow::login::handlers::public_routes(cfg);
+        session::handlers::public_routes(cfg);
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());

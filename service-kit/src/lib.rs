@@ -7,6 +7,7 @@
 //! layer instead of three drifting copies.
 
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod http;
 pub mod server;

@@ -91,6 +91,83 @@ pub struct CreateIdentityBody {
     pub metadata_admin: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<IdentityWithCredentials>,
+}
+
+/// Kratos' `identityWithCredentials`: credentials imported with a new identity. Every documented
+/// type is modelled so that a service can refuse the ones it does not import yet instead of
+/// silently dropping them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityWithCredentials {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<IdentityWithCredentialsPassword>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup_secret: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<serde_json::Value>,
+}
+
+impl IdentityWithCredentials {
+    /// The credential types present other than `password`, by Kratos name.
+    pub fn unsupported_types(&self) -> Vec<&'static str> {
+        [
+            ("oidc", &self.oidc),
+            ("saml", &self.saml),
+            ("totp", &self.totp),
+            ("lookup_secret", &self.lookup_secret),
+            ("webauthn", &self.webauthn),
+            ("passkey", &self.passkey),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+/// Kratos' `identityWithCredentialsPassword`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityWithCredentialsPassword {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<IdentityWithCredentialsPasswordConfig>,
+}
+
+/// Kratos' `identityWithCredentialsPasswordConfig`: a plaintext `password` or a PHC
+/// `hashed_password`. `Debug` does not print either.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityWithCredentialsPasswordConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashed_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_password_migration_hook: Option<bool>,
+}
+
+impl std::fmt::Debug for IdentityWithCredentialsPasswordConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| v.as_ref().map(|_| "[redacted]");
+        f.debug_struct("IdentityWithCredentialsPasswordConfig")
+            .field("password", &shown(&self.password))
+            .field("hashed_password", &shown(&self.hashed_password))
+            .field(
+                "use_password_migration_hook",
+                &self.use_password_migration_hook,
+            )
+            .finish()
+    }
 }
 
 /// Kratos' `identitySchemaContainer`, an element of `GET /schemas`.

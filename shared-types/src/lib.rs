@@ -5,4 +5,5 @@
 
 pub mod client;
 pub mod error;
+pub mod flow;
 pub mod identity;

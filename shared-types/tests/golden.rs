@@ -93,17 +93,63 @@ golden! {
 }
 
 #[test]
-fn create_identity_body_refuses_credentials_instead_of_dropping_them() {
-    // A Kratos password import: valid for Kratos, not (yet) accepted by Olympus. The DTO must
-    // reject it loudly, never create the identity without its password.
+fn create_identity_body_reads_kratos_password_credentials() {
+    // Kratos' two documented ways to give a password: plaintext, or a PHC hash to import.
     let mut body = fixture("create_identity_body.json");
     body["credentials"] = json!({ "password": { "config": { "password": "c0rrect-h0rse" } } });
     if let Some(documents) = openapi::documents() {
-        documents.assert_valid(Api::Kratos, "createIdentityBody", &body, "password import");
+        documents.assert_valid(
+            Api::Kratos,
+            "createIdentityBody",
+            &body,
+            "plaintext password",
+        );
     }
+    let parsed: CreateIdentityBody = serde_json::from_value(body).unwrap();
+    let config = parsed
+        .credentials
+        .unwrap()
+        .password
+        .unwrap()
+        .config
+        .unwrap();
+    assert_eq!(config.password.as_deref(), Some("c0rrect-h0rse"));
+    assert_eq!(config.hashed_password, None);
+    assert!(
+        !format!("{config:?}").contains("c0rrect"),
+        "Debug must not print the password"
+    );
+}
+
+#[test]
+fn create_identity_body_keeps_other_credential_types_so_they_can_be_refused() {
+    // Valid for Kratos; Olympus does not import OIDC links yet, and must see them to say so
+    // instead of creating the identity without them.
+    let mut body = fixture("create_identity_body.json");
+    body["credentials"] = json!({ "oidc": { "config": { "providers": [
+        { "provider": "google", "subject": "108914393729416187433" }
+    ] } } });
+    if let Some(documents) = openapi::documents() {
+        documents.assert_valid(Api::Kratos, "createIdentityBody", &body, "oidc import");
+    }
+    let parsed: CreateIdentityBody = serde_json::from_value(body).unwrap();
+    assert_eq!(parsed.credentials.unwrap().unsupported_types(), ["oidc"]);
+}
+
+#[test]
+fn create_identity_body_refuses_unknown_credential_fields() {
+    let mut body = fixture("create_identity_body.json");
+    body["credentials"] = json!({ "password": { "config": { "pasword": "typo" } } });
     let error = serde_json::from_value::<CreateIdentityBody>(body).unwrap_err();
     assert!(
-        error.to_string().contains("unknown field `credentials`"),
+        error.to_string().contains("unknown field `pasword`"),
+        "{error}"
+    );
+    let mut body = fixture("create_identity_body.json");
+    body["credentials"] = json!({ "magic": {} });
+    let error = serde_json::from_value::<CreateIdentityBody>(body).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown field `magic`"),
         "{error}"
     );
 }

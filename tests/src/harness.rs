@@ -84,6 +84,8 @@ pub struct ProcessConfig {
     pub env: BTreeMap<String, String>,
     /// Arguments before `serve`, such as `--config FILE`.
     pub args: Vec<String>,
+    /// A public port reserved in advance, because another service's settings name it.
+    pub public_port: Option<u16>,
 }
 
 impl ProcessConfig {
@@ -116,7 +118,11 @@ impl ServiceProcess {
         let binary = binary_path(service)?;
         let mut last_error = None;
         for attempt in 1..=START_ATTEMPTS {
-            let (public_port, admin_port) = (reserve_port()?, reserve_port()?);
+            let public_port = match config.public_port {
+                Some(port) => port,
+                None => reserve_port()?,
+            };
+            let admin_port = reserve_port()?;
             let log = log_dir.join(format!("{}-{attempt}.log", service.binary()));
             let child = spawn(&binary, service, config, public_port, admin_port, &log)?;
             let mut process = ServiceProcess {
@@ -305,12 +311,24 @@ impl Domain {
         let logs = tempfile::tempdir()?;
         let identity_db = service_kit::db::testdb::TestDatabase::empty("identity")?;
         let oauth2_db = service_kit::db::testdb::TestDatabase::empty("oauth2")?;
-        let identity_config = base_config(Service::Identity, Some(&identity_db.dsn));
+        let login_ui_port = reserve_port()?;
+        let login_ui_url = format!("http://127.0.0.1:{login_ui_port}");
+        let mut identity_config = base_config(Service::Identity, Some(&identity_db.dsn));
+        identity_config
+            .set(
+                "SELFSERVICE__FLOWS__LOGIN__UI_URL",
+                format!("{login_ui_url}/login"),
+            )
+            .set(
+                "SELFSERVICE__DEFAULT_BROWSER_RETURN_URL",
+                format!("{login_ui_url}/"),
+            );
         let oauth2_config = base_config(Service::OAuth2, Some(&oauth2_db.dsn));
         let identity =
             ServiceProcess::start(Service::Identity, &identity_config, logs.path()).await?;
         let oauth2 = ServiceProcess::start(Service::OAuth2, &oauth2_config, logs.path()).await?;
         let mut login_config = base_config(Service::LoginUi, None);
+        login_config.public_port = Some(login_ui_port);
         login_config
             .set("URLS__IDENTITY__PUBLIC", identity.public_url())
             .set("URLS__IDENTITY__ADMIN", identity.admin_url())

@@ -20,7 +20,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use service_kit::db::DbUuid;
+    use service_kit::db::{DbJson, DbUuid};
 
     identity_credentials (id) {
         id -> DbUuid,
@@ -29,6 +29,8 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Secret material (a password's `{"hashed_password": …}`); never in a response.
+        config -> Nullable<DbJson>,
     }
 }
 
@@ -80,3 +82,51 @@ diesel::table! {
 
 // For the subquery of the `credentials_identifier` filter.
 diesel::allow_tables_to_appear_in_same_query!(identities, identity_credential_identifiers);
+// For the password lookup of the login flow (identifier → credential → identity).
+diesel::allow_tables_to_appear_in_same_query!(
+    identity_credentials,
+    identity_credential_identifiers
+);
+diesel::allow_tables_to_appear_in_same_query!(identity_credentials, identities);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    sessions (id) {
+        id -> DbUuid,
+        identity_id -> DbUuid,
+        token_hash -> Text,
+        logout_token_hash -> Nullable<Text>,
+        active -> Bool,
+        aal -> Text,
+        authentication_methods -> DbJson,
+        authenticated_at -> Timestamp,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    selfservice_login_flows (id) {
+        id -> DbUuid,
+        flow_type -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        csrf_token_hash -> Nullable<Text>,
+        state -> Text,
+        requested_aal -> Text,
+        refresh -> Bool,
+        identifier -> Nullable<Text>,
+        ui_messages -> DbJson,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

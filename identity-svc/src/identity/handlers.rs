@@ -33,7 +33,8 @@ async fn create_identity(
     state: web::Data<AppState>,
     JsonObject(body): JsonObject<CreateIdentityBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = super::new_identity(body, &state.schemas)?;
+    let record =
+        super::new_identity_with_credentials(body, &state.schemas, &state.passwords).await?;
     let record = state
         .db
         .write(move |c| store::insert(c, record).map_err(ApiError::from))

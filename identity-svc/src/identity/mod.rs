@@ -13,6 +13,7 @@ use shared_types::identity::{
 };
 use url::Url;
 
+use crate::credential::{NewPassword, PasswordConfig, PasswordHasher};
 use crate::error::ApiError;
 use crate::schema::{self, Registry};
 use store::{
@@ -89,6 +90,7 @@ pub fn new_identity(
             version: 0,
             created_at: now,
             updated_at: now,
+            config: None,
         };
         let identifiers = marked
             .password_identifiers
@@ -140,6 +142,35 @@ pub fn new_identity(
     })
 }
 
+/// [`new_identity`] with the body's `credentials`: a plaintext password must meet the policy
+/// and is hashed (off the async workers); an imported hash is stored as given.
+pub async fn new_identity_with_credentials(
+    mut body: CreateIdentityBody,
+    schemas: &Registry,
+    passwords: &PasswordHasher,
+) -> Result<IdentityRecord, ApiError> {
+    let password = NewPassword::from_credentials(body.credentials.take())?;
+    let mut record = new_identity(body, schemas)?;
+    let Some(password) = password else {
+        return Ok(record);
+    };
+    let Some((credential, identifiers)) = record
+        .credentials
+        .iter_mut()
+        .find(|(c, _)| c.credential_type == "password")
+    else {
+        return Err(ApiError::BadRequest(
+            "a password needs a trait that the identity schema marks as a password identifier \
+             (\"ory.sh/kratos\": {\"credentials\": {\"password\": {\"identifier\": true}}})"
+                .into(),
+        ));
+    };
+    let names: Vec<String> = identifiers.iter().map(|i| i.identifier.clone()).collect();
+    let hashed_password = password.into_hash(&names, passwords).await?;
+    credential.config = Some(PasswordConfig { hashed_password }.to_json());
+    Ok(record)
+}
+
 /// The credential types `include_credential` asks for (repeated or comma-separated).
 pub fn parse_include_credential(values: &[String]) -> Result<Vec<String>, ApiError> {
     let mut types = Vec::new();
@@ -170,6 +201,13 @@ pub fn identifier_candidates(raw: &str) -> Vec<String> {
     } else {
         vec![trimmed, lowered]
     }
+}
+
+/// An identifier as typed at sign-in, in the form e-mail identifiers are stored: trimmed, and
+/// lowercased when it has an `@`. Identifiers of other traits are stored only trimmed, so
+/// `store::find_password_credential` tries that form too.
+pub fn normalize_identifier(raw: &str) -> String {
+    schema::normalise(raw, raw.contains('@'))
 }
 
 impl From<InsertError> for ApiError {

@@ -27,7 +27,8 @@ pub struct IdentityRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Queryable, Insertable, Debug, Clone)]
+/// `Debug` leaves out `config`: it holds secret material (a password hash).
+#[derive(Queryable, Insertable, Clone)]
 #[diesel(table_name = identity_credentials)]
 pub struct CredentialRow {
     pub id: Id,
@@ -36,6 +37,20 @@ pub struct CredentialRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub config: Option<Json>,
+}
+
+impl std::fmt::Debug for CredentialRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRow")
+            .field("id", &self.id)
+            .field("identity_id", &self.identity_id)
+            .field("credential_type", &self.credential_type)
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Queryable, Insertable, Debug, Clone)]
@@ -163,6 +178,66 @@ pub fn find(
     Ok(attach(conn, vec![row], with_credentials)?.remove(0))
 }
 
+/// What a password sign-in needs to know about an identifier.
+#[derive(Clone)]
+pub struct PasswordCredential {
+    pub identity_id: Id,
+    /// `None` when the identity has a password identifier but no password (yet).
+    pub hashed_password: Option<String>,
+    pub identity_active: bool,
+}
+
+impl std::fmt::Debug for PasswordCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordCredential")
+            .field("identity_id", &self.identity_id)
+            .field("has_password", &self.hashed_password.is_some())
+            .field("identity_active", &self.identity_active)
+            .finish()
+    }
+}
+
+/// The password credential an identifier (as typed at sign-in) belongs to. Stored identifiers
+/// are normalised per trait (e-mail addresses also lowercased, others only trimmed), so both
+/// forms are tried, the trimmed one first.
+pub fn find_password_credential(
+    conn: &mut AnyConnection,
+    identifier: &str,
+) -> QueryResult<Option<PasswordCredential>> {
+    let trimmed = identifier.trim().to_string();
+    let normalized = super::normalize_identifier(identifier);
+    let mut candidates = vec![trimmed];
+    if normalized != candidates[0] {
+        candidates.push(normalized);
+    }
+    let rows: Vec<(String, Id, Option<Json>, String)> = identity_credential_identifiers::table
+        .inner_join(identity_credentials::table.on(
+            identity_credentials::id.eq(identity_credential_identifiers::identity_credential_id),
+        ))
+        .inner_join(identities::table.on(identities::id.eq(identity_credentials::identity_id)))
+        .filter(identity_credential_identifiers::credential_type.eq("password"))
+        .filter(identity_credentials::credential_type.eq("password"))
+        .filter(identity_credential_identifiers::identifier.eq_any(&candidates))
+        .select((
+            identity_credential_identifiers::identifier,
+            identities::id,
+            identity_credentials::config,
+            identities::state,
+        ))
+        .load(conn)?;
+    let best = candidates
+        .iter()
+        .find_map(|c| rows.iter().position(|(identifier, ..)| identifier == c));
+    Ok(best.map(|i| {
+        let (_, identity_id, config, state) = rows.into_iter().nth(i).expect("found above");
+        PasswordCredential {
+            identity_id,
+            hashed_password: crate::credential::PasswordConfig::hashed_password(config),
+            identity_active: state == "active",
+        }
+    }))
+}
+
 /// Filters of the list call; all optional.
 #[derive(Default)]
 pub struct IdentityFilter {
@@ -257,3 +332,7 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Id) -> HashMap<Id, Vec<T>> {
     }
     map
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

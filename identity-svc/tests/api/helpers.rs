@@ -30,8 +30,14 @@ pub fn settings_for(public: &str) -> Settings {
     settings.secrets.cipher = random_secret();
     settings.urls.self_.public = Some(public.to_string());
     settings.database.migrate_on_start = Some(true);
+    settings.selfservice.default_browser_return_url = Some(DEFAULT_RETURN.into());
+    settings.selfservice.allowed_return_urls = vec!["https://app.test/".into()];
+    settings.selfservice.flows.login.ui_url = Some(LOGIN_UI.into());
     settings
 }
+
+pub const DEFAULT_RETURN: &str = "https://app.test/home";
+pub const LOGIN_UI: &str = "https://ui.test/login";
 
 pub struct TestApp {
     pub public: String,
@@ -41,6 +47,9 @@ pub struct TestApp {
     pub db: TestDatabase,
     #[allow(dead_code)]
     pub stop: StopHandle,
+    /// The service's clock: tests move it instead of sleeping past a TTL.
+    #[allow(dead_code)]
+    pub clock: service_kit::clock::Clock,
 }
 
 pub async fn spawn() -> TestApp {
@@ -58,6 +67,7 @@ pub async fn spawn_on(db: TestDatabase, tune: impl FnOnce(&mut Settings)) -> Tes
         ..settings_for(&public)
     };
     tune(&mut settings);
+    let clock = settings.clock.clone();
     let app = identity_svc::build(settings, Some(listeners))
         .await
         .expect("service starts");
@@ -72,6 +82,7 @@ pub async fn spawn_on(db: TestDatabase, tune: impl FnOnce(&mut Settings)) -> Tes
             .unwrap(),
         db,
         stop,
+        clock,
     }
 }
 

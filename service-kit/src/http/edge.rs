@@ -120,3 +120,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
         })
     }
 }
+
+/// Reads a whole body up to `limit` bytes (for handlers that accept several content types).
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, EdgeError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| EdgeError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(EdgeError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

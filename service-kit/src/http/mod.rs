@@ -6,7 +6,7 @@ mod metrics;
 mod observe;
 mod ops;
 
-pub use edge::{EdgeError, ErrorRenderer, JsonObject, extractor_configs};
+pub use edge::{EdgeError, ErrorRenderer, JsonObject, extractor_configs, read_body};
 pub use metrics::Metrics;
 pub use observe::{EdgeContext, REQUEST_ID_HEADER, RequestId, observe};
 

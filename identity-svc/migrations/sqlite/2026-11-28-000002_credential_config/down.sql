@@ -1,0 +1,1 @@
+ALTER TABLE identity_credentials DROP COLUMN config;

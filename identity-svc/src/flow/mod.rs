@@ -1,0 +1,228 @@
+//! Self-service flows: their settings, the `return_to` allow-list, content negotiation and the
+//! UI texts (Kratos' message ids, so UIs translate by id).
+
+pub mod login;
+pub mod submit;
+pub mod text;
+
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use serde::{Deserialize, Serialize};
+use service_kit::settings::{SettingsError, duration};
+use url::Url;
+
+use crate::error::ApiError;
+
+/// `selfservice.*` (Kratos' keys).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SelfServiceSettings {
+    /// Where browsers go after a flow when no `return_to` was given. Required.
+    pub default_browser_return_url: Option<String>,
+    /// URLs `return_to` may point at: same scheme and host (`*.example.com` matches
+    /// subdomains), port, and a path under the allowed one.
+    pub allowed_return_urls: Vec<String>,
+    pub flows: FlowsSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsSettings {
+    pub login: LoginFlowSettings,
+}
+
+/// `selfservice.flows.login.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFlowSettings {
+    /// The login page (login-ui's `/login`); browsers are sent there with `?flow=<id>`. Required.
+    pub ui_url: Option<String>,
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+}
+
+impl Default for LoginFlowSettings {
+    fn default() -> Self {
+        LoginFlowSettings {
+            ui_url: None,
+            lifespan: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The validated flow settings handlers use.
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    pub login_ui: Url,
+    pub login_lifespan: Duration,
+    pub return_to: ReturnToPolicy,
+}
+
+impl SelfServiceSettings {
+    pub fn validate(&self) -> Result<FlowConfig, SettingsError> {
+        let required = |key: &str, raw: &Option<String>| -> Result<Url, SettingsError> {
+            let raw = raw
+                .as_deref()
+                .ok_or_else(|| SettingsError::invalid(key, "is required"))?;
+            web_url(raw).map_err(|reason| SettingsError::invalid(key, reason))
+        };
+        let default = required(
+            "selfservice.default_browser_return_url",
+            &self.default_browser_return_url,
+        )?;
+        let login_ui = required("selfservice.flows.login.ui_url", &self.flows.login.ui_url)?;
+        let mut allowed = vec![default.clone()];
+        for (i, raw) in self.allowed_return_urls.iter().enumerate() {
+            let key = format!("selfservice.allowed_return_urls[{i}]");
+            allowed.push(web_url(raw).map_err(|reason| SettingsError::invalid(key, reason))?);
+        }
+        if self.flows.login.lifespan < Duration::from_secs(60) {
+            return Err(SettingsError::invalid(
+                "selfservice.flows.login.lifespan",
+                "must be at least 1m",
+            ));
+        }
+        Ok(FlowConfig {
+            login_ui,
+            login_lifespan: self.flows.login.lifespan,
+            return_to: ReturnToPolicy { default, allowed },
+        })
+    }
+}
+
+fn web_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        _ => Err("must be an absolute http or https URL".into()),
+    }
+}
+
+/// Where a browser may be sent after a flow: never an open redirect.
+#[derive(Clone, Debug)]
+pub struct ReturnToPolicy {
+    pub default: Url,
+    allowed: Vec<Url>,
+}
+
+impl ReturnToPolicy {
+    /// Resolves `return_to` (absolute, or relative to the default return URL) and checks it
+    /// against the allow-list.
+    pub fn check(&self, return_to: Option<&str>) -> Result<Option<Url>, ApiError> {
+        let Some(raw) = return_to.filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        let forbidden = || ApiError::ReturnToForbidden(raw.chars().take(256).collect());
+        let url = self.default.join(raw).map_err(|_| forbidden())?;
+        let plain_web = matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none();
+        if plain_web
+            && self
+                .allowed
+                .iter()
+                .any(|allowed| Self::covers(allowed, &url))
+        {
+            Ok(Some(url))
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    fn covers(allowed: &Url, url: &Url) -> bool {
+        let (Some(host), Some(allowed_host)) = (url.host_str(), allowed.host_str()) else {
+            return false;
+        };
+        let host_ok = match allowed_host.strip_prefix("*.") {
+            Some(suffix) => host.len() > suffix.len() && host.ends_with(&format!(".{suffix}")),
+            None => host.eq_ignore_ascii_case(allowed_host),
+        };
+        let path = allowed.path().trim_end_matches('/');
+        let path_ok =
+            url.path() == path || url.path().starts_with(&format!("{path}/")) || path.is_empty();
+        url.scheme() == allowed.scheme()
+            && host_ok
+            && url.port_or_known_default() == allowed.port_or_known_default()
+            && path_ok
+    }
+
+    /// `return_to` when given, else the default.
+    pub fn target(&self, return_to: Option<&str>) -> Url {
+        return_to
+            .and_then(|r| Url::parse(r).ok())
+            .unwrap_or_else(|| self.default.clone())
+    }
+}
+
+/// Browsers get redirects; SPAs and API clients that ask for JSON get JSON (Kratos' rule).
+pub fn wants_json(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    accept.contains("application/json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ReturnToPolicy {
+        let settings = SelfServiceSettings {
+            default_browser_return_url: Some("https://id.test/welcome".into()),
+            allowed_return_urls: vec![
+                "https://app.test/dashboard".into(),
+                "https://*.apps.test/".into(),
+            ],
+            flows: FlowsSettings {
+                login: LoginFlowSettings {
+                    ui_url: Some("https://id.test/login".into()),
+                    ..Default::default()
+                },
+            },
+        };
+        settings.validate().unwrap().return_to
+    }
+
+    #[test]
+    fn allows_listed_targets() {
+        let p = policy();
+        for ok in [
+            "https://app.test/dashboard",
+            "https://app.test/dashboard/x?y=1",
+            "https://a.apps.test/z",
+            "/welcome",
+            "/welcome/again",
+        ] {
+            assert!(p.check(Some(ok)).is_ok(), "{ok}");
+        }
+        assert!(p.check(None).unwrap().is_none());
+    }
+
+    /// IF-19: none of the classic open-redirect forms get through.
+    #[test]
+    fn refuses_open_redirects() {
+        let p = policy();
+        for bad in [
+            "https://evil.test",
+            "//evil.test",
+            "/\\evil.test",
+            "https:evil.test",
+            "https://id.test.evil.test",
+            "https://id.test@evil.test",
+            "javascript:alert(1)",
+            "https://app.test/dashboardx",
+            "http://app.test/dashboard",
+            "https://app.test:8443/dashboard",
+            "https://apps.test/",
+            "https://user:pw@app.test/dashboard",
+        ] {
+            assert!(
+                matches!(p.check(Some(bad)), Err(ApiError::ReturnToForbidden(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Self-service flows and their UI (Kratos' `loginFlow`, `uiContainer`, `uiNode`, `uiText`) and
+//! sessions (Kratos' `session`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::identity::Identity;
+
+/// Kratos' `uiText`: a message with a stable numeric id that UIs translate by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiText {
+    pub id: i64,
+    pub text: String,
+    /// `info`, `error` or `success`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+}
+
+/// Kratos' `uiNodeAttributes`, flattened: inputs use `name`, `type`, `value`; other node types
+/// use `id`, `text`, `src`, `href`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UiNodeAttributes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub input_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autocomplete: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    pub node_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UiNodeMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<UiText>,
+}
+
+/// Kratos' `uiNode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiNode {
+    #[serde(rename = "type")]
+    pub node_type: String,
+    pub group: String,
+    pub attributes: UiNodeAttributes,
+    #[serde(default)]
+    pub messages: Vec<UiText>,
+    #[serde(default)]
+    pub meta: UiNodeMeta,
+}
+
+/// Kratos' `uiContainer`: one form posting every node to `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiContainer {
+    pub action: String,
+    pub method: String,
+    pub nodes: Vec<UiNode>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<UiText>,
+}
+
+/// Kratos' `loginFlow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginFlow {
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub request_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    #[serde(default)]
+    pub refresh: bool,
+    pub requested_aal: String,
+    pub state: String,
+    pub ui: UiContainer,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of a session's `authentication_methods`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionAuthenticationMethod {
+    pub method: String,
+    pub aal: String,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// Kratos' `session`, as `/sessions/whoami` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub active: bool,
+    pub expires_at: DateTime<Utc>,
+    pub authenticated_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub authenticator_assurance_level: String,
+    pub authentication_methods: Vec<SessionAuthenticationMethod>,
+    pub identity: Identity,
+}
+
+/// The body of a successful browser login answered as JSON (Kratos' `successfulNativeLogin`
+/// without the token, which browsers get as a cookie).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuccessfulLogin {
+    pub session: Session,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    #[serde(default)]
+    pub continue_with: Vec<serde_json::Value>,
+}
+
+/// `GET /self-service/logout/browser` (Kratos' `logoutFlow`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutFlow {
+    pub logout_url: String,
+    pub logout_token: String,
+}
