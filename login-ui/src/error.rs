@@ -59,6 +59,7 @@ pub fn render_edge(err: EdgeError) -> HttpResponse {
         message: &message,
         path: None,
         request_id: None,
+        restart_url: None,
     };
     html_response(status, pages.as_ref(), &page)
 }
@@ -91,6 +92,7 @@ pub fn server_error(pages: &Pages, cause: &tera::Error) -> HttpResponse {
         message: "The server could not show this page. Please try again in a moment.",
         path: None,
         request_id: None,
+        restart_url: None,
     };
     html_response(StatusCode::INTERNAL_SERVER_ERROR, Some(pages), &page)
 }

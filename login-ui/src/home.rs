@@ -28,6 +28,7 @@ pub fn public_routes(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
             .wrap(from_fn(security_headers))
             .route("/", web::get().to(get_home))
             .route(STYLESHEET_PATH, web::get().to(get_stylesheet))
+            .configure(crate::handoff::routes)
             .default_service(web::to(not_found)),
     );
 }
@@ -63,6 +64,7 @@ async fn not_found(
         message: NOT_FOUND_MESSAGE,
         path: Some(&path),
         request_id: Some(&request_id.0),
+        restart_url: None,
     };
     error::html_response(StatusCode::NOT_FOUND, Some(&state.pages), &page)
 }

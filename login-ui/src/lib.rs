@@ -5,7 +5,9 @@
 
 pub mod config;
 
+mod api;
 mod error;
+mod handoff;
 mod headers;
 mod home;
 mod pages;

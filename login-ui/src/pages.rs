@@ -10,10 +10,12 @@ use tera::{Context, Tera};
 
 use crate::upstream::Statuses;
 
-const BUNDLED: [(&str, &str); 3] = [
+const BUNDLED: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("consent.html", include_str!("../templates/consent.html")),
 ];
 const STYLESHEET: &str = include_str!("../templates/olympus.css");
 const STYLESHEET_NAME: &str = "olympus.css";
@@ -34,6 +36,8 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
     pub path: Option<&'a str>,
     pub request_id: Option<&'a str>,
+    /// A link that starts the interrupted sign-in again.
+    pub restart_url: Option<&'a str>,
 }
 
 impl Pages {
@@ -90,9 +94,14 @@ impl Pages {
             message: "m",
             path: Some("/"),
             request_id: Some("r"),
+            restart_url: Some("/"),
         };
         self.error(&sample)
             .context("the error page does not render")?;
+        self.render("login.html", &crate::handoff::samples::login())
+            .context("the login page does not render")?;
+        self.render("consent.html", &crate::handoff::samples::consent())
+            .context("the consent page does not render")?;
         Ok(())
     }
 
@@ -105,6 +114,11 @@ impl Pages {
     pub fn error(&self, page: &ErrorPage<'_>) -> tera::Result<String> {
         self.tera
             .render("error.html", &Context::from_serialize(page)?)
+    }
+
+    /// A flow page (`login.html`, `consent.html`) with its context.
+    pub fn render(&self, name: &str, context: &Context) -> tera::Result<String> {
+        self.tera.render(name, context)
     }
 
     pub fn stylesheet(&self) -> &str {
@@ -130,6 +144,7 @@ mod tests {
             message: "m",
             path: Some("/<script>alert(1)</script>"),
             request_id: Some("\"><img src=x>"),
+            restart_url: None,
         };
         let html = pages.error(&page).unwrap();
         assert!(

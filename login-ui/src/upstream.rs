@@ -61,6 +61,22 @@ impl Upstreams {
         })
     }
 
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn identity_public(&self) -> &Url {
+        &self.identity_public
+    }
+
+    pub fn identity_admin(&self) -> &Url {
+        &self.identity_admin
+    }
+
+    pub fn oauth2_admin(&self) -> &Url {
+        &self.oauth2_admin
+    }
+
     /// Probes every upstream at once. identity-svc counts as up only when both of its listeners
     /// answer, since login-ui needs both (flows on public, traits on admin).
     pub async fn statuses(&self, request_id: Option<&RequestId>) -> Statuses {

@@ -24,6 +24,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request timed out")]
     Timeout,
+    /// A challenge that was already answered or expired: the UI restarts at `redirect_to`.
+    #[error("gone")]
+    Gone { redirect_to: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -85,6 +88,10 @@ impl ApiError {
                 "temporarily_unavailable",
                 "The request took too long; try again".into(),
             ),
+            ApiError::Gone { .. } => (
+                "Gone",
+                "The request was already handled or has expired".into(),
+            ),
             ApiError::Internal(_) => (
                 "server_error",
                 "The server failed to handle the request".into(),
@@ -111,6 +118,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +126,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "request failed");
+        }
+        if let ApiError::Gone { redirect_to } = self {
+            let body = shared_types::consent::OAuth2RedirectTo {
+                redirect_to: redirect_to.clone(),
+            };
+            return HttpResponse::Gone()
+                .insert_header(("cache-control", "no-store"))
+                .json(body);
         }
         HttpResponse::build(self.status_code())
             .insert_header(("cache-control", "no-store"))

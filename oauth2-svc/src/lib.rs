@@ -6,8 +6,15 @@ pub mod config;
 pub mod db;
 pub mod error;
 
+mod authorize;
 mod client;
+mod consent;
+mod flow;
+mod jwk;
+mod keyed;
+mod oidc;
 mod state;
+mod token;
 
 use std::sync::Arc;
 
@@ -37,7 +44,8 @@ pub async fn build(
         Some(l) => l,
         None => Listeners::bind(&settings.settings.serve)?,
     };
-    let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone()));
+    let keys = jwk::KeyRing::load(&db, &settings.settings.secrets.system).await?;
+    let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone(), keys));
     let edge = Edge {
         ops: Ops {
             info: INFO,
@@ -51,10 +59,14 @@ pub async fn build(
     let public_state = state.clone();
     let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(public_state.clone());
+        oidc::discovery::public_routes(cfg);
+        authorize::handlers::public_routes(cfg);
+        token::handlers::public_routes(cfg);
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());
         client::handlers::admin_routes(cfg);
+        consent::handlers::admin_routes(cfg);
     });
     let app = Application::start(listeners, edge, public, admin)?;
     tracing::info!(public = app.public_port(), admin = app.admin_port(), issuer = %settings.issuer, "oauth2-svc started");

@@ -2,23 +2,29 @@
 
 use service_kit::db::Db;
 
-use crate::client::SecretHasher;
 use crate::config::Validated;
+use crate::keyed::KeyedHasher;
 
 pub struct AppState {
     #[allow(dead_code)] // the OAuth2 endpoints read the issuer and TTLs from here
     pub settings: Validated,
     pub db: Db,
-    pub secrets: SecretHasher,
+    pub keys: crate::jwk::KeyRing,
+    pub hasher: KeyedHasher,
+    /// Keyed under `secrets.cookie`: browser bindings and the remembered-login cookie.
+    pub cookie_hasher: KeyedHasher,
 }
 
 impl AppState {
-    pub fn new(settings: Validated, db: Db) -> Self {
-        let secrets = SecretHasher::new(&settings.settings.secrets.system);
+    pub fn new(settings: Validated, db: Db, keys: crate::jwk::KeyRing) -> Self {
+        let hasher = KeyedHasher::new(&settings.settings.secrets.system);
+        let cookie_hasher = KeyedHasher::new(&settings.settings.secrets.cookie);
         AppState {
             settings,
             db,
-            secrets,
+            keys,
+            hasher,
+            cookie_hasher,
         }
     }
 }

@@ -1,16 +1,9 @@
 //! OAuth2 clients (Hydra's admin clients API), field names as in Hydra's `oAuth2Client`.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-/// Hydra sends `null` for unset lists and strings; read it as the empty default.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+use crate::null_as_default;
 
 /// Hydra's `oAuth2Client`, used both as the create body and as the response. Every field is
 /// optional on input; responses fill them in. `client_secret` appears only in the create response.

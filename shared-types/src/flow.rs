@@ -19,8 +19,10 @@ pub struct UiText {
     pub context: Option<serde_json::Value>,
 }
 
-/// Kratos' `uiNodeAttributes`, flattened: inputs use `name`, `type`, `value`; other node types
-/// use `id`, `text`, `src`, `href`.
+/// Kratos' `uiNodeAttributes`, flattened into one struct that so far carries only the input
+/// variant (`uiNodeInputAttributes`, `node_type: "input"`). That variant requires `name`, `type`
+/// and `disabled`, so an input must set `name` and `input_type`; Kratos' other variants (text, img,
+/// a, script, div) have fields this struct does not keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UiNodeAttributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,7 +118,8 @@ pub struct SuccessfulLogin {
     pub session: Session,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_token: Option<String>,
-    #[serde(default)]
+    /// Kratos writes `null` when there is nothing to continue with.
+    #[serde(default, deserialize_with = "crate::null_as_default")]
     pub continue_with: Vec<serde_json::Value>,
 }
 

@@ -4,6 +4,16 @@
 //! services of different versions keep understanding each other; request bodies reject them.
 
 pub mod client;
+pub mod consent;
 pub mod error;
 pub mod flow;
 pub mod identity;
+
+/// Ory sends `null` for unset lists and strings (Go's nil slices); read it as the empty default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}

@@ -16,6 +16,9 @@ mod support;
 use serde_json::json;
 use shared_types::client::OAuth2Client;
 use shared_types::error::{ErrorEnvelope, OAuth2ErrorBody};
+use shared_types::flow::{
+    LoginFlow, LogoutFlow, Session, SuccessfulLogin, UiContainer, UiNode, UiText,
+};
 use shared_types::identity::{
     CreateIdentityBody, Identity, IdentityCredentials, IdentitySchemaContainer, RecoveryAddress,
     VerifiableAddress,
@@ -90,6 +93,20 @@ golden! {
         ];
     oauth2_client_public: OAuth2Client, "oauth2_client_public.json", Hydra "oAuth2Client",
         &[&["/userinfo_signed_response_alg"][..], LIFESPANS].concat();
+    // A fresh browser password login flow; Olympus has no organizations.
+    login_flow: LoginFlow, "login_flow.json", Kratos "loginFlow", &["/organization_id"];
+    // The form after a failed submission: identifier kept, a form-level error.
+    ui_container: UiContainer, "ui_container.json", Kratos "uiContainer", &[];
+    ui_node: UiNode, "ui_node.json", Kratos "uiNode", &[];
+    ui_text: UiText, "ui_text.json", Kratos "uiText", &[];
+    // `/sessions/whoami`; Olympus does not record devices yet.
+    session: Session, "session.json", Kratos "session",
+        &["/devices", "/identity/organization_id"];
+    // Kratos answers a browser login submitted as JSON with the same Go type as an API login
+    // (`successfulNativeLogin`), leaving out `session_token`: browsers get the cookie instead.
+    successful_login: SuccessfulLogin, "successful_login.json", Kratos "successfulNativeLogin",
+        &["/session/devices", "/session/identity/organization_id"];
+    logout_flow: LogoutFlow, "logout_flow.json", Kratos "logoutFlow", &[];
 }
 
 #[test]
@@ -152,6 +169,18 @@ fn create_identity_body_refuses_unknown_credential_fields() {
         error.to_string().contains("unknown field `magic`"),
         "{error}"
     );
+}
+
+#[test]
+fn successful_login_reads_kratos_null_continue_with() {
+    // Kratos writes `"continue_with": null` when there is nothing to continue with; its document
+    // does not declare that nullable, so the fixture has a list and this test has the null.
+    let mut body = fixture("successful_login.json");
+    body["continue_with"] = json!(null);
+    let parsed: SuccessfulLogin = serde_json::from_value(body).unwrap();
+    assert!(parsed.continue_with.is_empty());
+    let ours = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(ours["continue_with"], json!([]));
 }
 
 #[test]
@@ -319,4 +348,60 @@ fn hydra_error_schema_rejects_broken_errors() {
     error.rejects(Break::Set("/status_code", json!("400")), "/status_code");
     let structured = json!({ "code": "invalid_request" });
     error.rejects(Break::Set("/error", structured), "/error");
+}
+
+#[test]
+fn kratos_login_flow_schemas_reject_broken_flows() {
+    let Some(docs) = openapi::documents() else {
+        return;
+    };
+    let flow = negative(docs, "login_flow.json", Api::Kratos, "loginFlow");
+    flow.rejects(Break::Remove("/state"), "");
+    flow.rejects(
+        Break::Set("/requested_aal", json!("aal4")),
+        "/requested_aal",
+    );
+    flow.rejects(
+        Break::Set("/ui/nodes/1/type", json!("textarea")),
+        "/ui/nodes/1/type",
+    );
+    // `uiNodeAttributes` is a oneOf over the node types: an input without a name, or input
+    // attributes claiming another node type, match none of its variants.
+    let attributes = "/ui/nodes/3/attributes";
+    flow.rejects(Break::Remove("/ui/nodes/3/attributes/name"), attributes);
+    let node_type = "/ui/nodes/3/attributes/node_type";
+    flow.rejects(Break::Set(node_type, json!("text")), attributes);
+    let node = negative(docs, "ui_node.json", Api::Kratos, "uiNode");
+    node.rejects(Break::Remove("/meta"), "");
+    let autocomplete = "/attributes/autocomplete";
+    node.rejects(Break::Set(autocomplete, json!("password")), "/attributes");
+    let text = negative(docs, "ui_text.json", Api::Kratos, "uiText");
+    text.rejects(Break::Set("/id", json!("4000002")), "/id");
+    text.rejects(Break::Set("/type", json!("warning")), "/type");
+    let container = negative(docs, "ui_container.json", Api::Kratos, "uiContainer");
+    container.rejects(Break::Remove("/nodes"), "");
+}
+
+#[test]
+fn kratos_session_schemas_reject_broken_sessions() {
+    let Some(docs) = openapi::documents() else {
+        return;
+    };
+    let session = negative(docs, "session.json", Api::Kratos, "session");
+    session.rejects(Break::Remove("/id"), "");
+    session.rejects(Break::Remove("/identity/id"), "/identity");
+    session.rejects(Break::Set("/active", json!("true")), "/active");
+    let aal = "/authentication_methods/0/aal";
+    session.rejects(Break::Set(aal, json!("aal9")), aal);
+    let login = negative(
+        docs,
+        "successful_login.json",
+        Api::Kratos,
+        "successfulNativeLogin",
+    );
+    login.rejects(Break::Remove("/session"), "");
+    let action = Break::Set("/continue_with/0/action", json!("redirect"));
+    login.rejects(action, "/continue_with/0");
+    let logout = negative(docs, "logout_flow.json", Api::Kratos, "logoutFlow");
+    logout.rejects(Break::Remove("/logout_token"), "");
 }

@@ -1,5 +1,10 @@
 //! Starts the built service binaries as separate processes with generated secrets and reserved
-//! ports, waits until they are ready, and stops them with SIGTERM.
+//! (or, for the local launcher, fixed) ports, waits until they are ready, and stops them with
+//! SIGTERM. [`Domain`] starts the three services of one domain.
+
+mod domain;
+
+pub use domain::{Domain, DomainConfigs, DomainOptions, DomainPorts};
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -11,12 +16,13 @@ use anyhow::{Context, bail};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-/// One of the three services.
+/// One of the three services, or the demo relying party (`deploy/demo-rp`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     Identity,
     OAuth2,
     LoginUi,
+    DemoRp,
 }
 
 impl Service {
@@ -25,6 +31,7 @@ impl Service {
             Service::Identity => "identity-svc",
             Service::OAuth2 => "oauth2-svc",
             Service::LoginUi => "login-ui",
+            Service::DemoRp => "olympus-demo-rp",
         }
     }
 
@@ -33,7 +40,13 @@ impl Service {
             Service::Identity => "IDENTITY_",
             Service::OAuth2 => "OAUTH2_",
             Service::LoginUi => "LOGIN_UI_",
+            Service::DemoRp => "DEMO_RP_",
         }
+    }
+
+    /// The demo relying party has one listener (and no `serve` sub-command).
+    pub fn has_admin(self) -> bool {
+        self != Service::DemoRp
     }
 }
 
@@ -84,8 +97,10 @@ pub struct ProcessConfig {
     pub env: BTreeMap<String, String>,
     /// Arguments before `serve`, such as `--config FILE`.
     pub args: Vec<String>,
-    /// A public port reserved in advance, because another service's settings name it.
+    /// A public port reserved in advance, because another service's settings name it, or fixed.
     pub public_port: Option<u16>,
+    /// A fixed admin port (the launcher's); reserved at start when unset.
+    pub admin_port: Option<u16>,
 }
 
 impl ProcessConfig {
@@ -116,13 +131,32 @@ impl ServiceProcess {
         log_dir: &Path,
     ) -> anyhow::Result<Self> {
         let binary = binary_path(service)?;
+        // A port named in advance must be free now: otherwise readiness would be answered by
+        // whatever already listens there (another launcher, say).
+        for port in [config.public_port, config.admin_port]
+            .into_iter()
+            .flatten()
+        {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                bail!(
+                    "port {port} for {} is already in use (is another Olympus still running?)",
+                    service.binary()
+                );
+            }
+        }
+        let all_fixed =
+            config.public_port.is_some() && (config.admin_port.is_some() || !service.has_admin());
         let mut last_error = None;
         for attempt in 1..=START_ATTEMPTS {
             let public_port = match config.public_port {
                 Some(port) => port,
                 None => reserve_port()?,
             };
-            let admin_port = reserve_port()?;
+            let admin_port = match config.admin_port {
+                Some(port) => port,
+                None if service.has_admin() => reserve_port()?,
+                None => 0,
+            };
             let log = log_dir.join(format!("{}-{attempt}.log", service.binary()));
             let child = spawn(&binary, service, config, public_port, admin_port, &log)?;
             let mut process = ServiceProcess {
@@ -139,7 +173,7 @@ impl ServiceProcess {
                     let _ = process.child.wait().await;
                     let port_taken = process.log_text().contains("Address already in use");
                     last_error = Some(e);
-                    if !port_taken {
+                    if !port_taken || all_fixed {
                         break;
                     }
                 }
@@ -156,6 +190,15 @@ impl ServiceProcess {
         format!("http://127.0.0.1:{}", self.admin_port)
     }
 
+    /// The exit status when the process has already ended (it should not, while in use).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -165,10 +208,10 @@ impl ServiceProcess {
             .timeout(Duration::from_secs(2))
             .build()?;
         let started = Instant::now();
-        let urls = [
-            format!("{}/health/ready", self.public_url()),
-            format!("{}/health/ready", self.admin_url()),
-        ];
+        let mut urls = vec![format!("{}/health/ready", self.public_url())];
+        if self.service.has_admin() {
+            urls.push(format!("{}/health/ready", self.admin_url()));
+        }
         loop {
             if let Some(status) = self.child.try_wait()? {
                 bail!(
@@ -226,20 +269,26 @@ fn spawn(
     let prefix = service.env_prefix();
     let out = std::fs::File::create(log)?;
     let mut command = tokio::process::Command::new(binary);
+    command.args(&config.args).env_remove("RUST_LOG");
+    if service == Service::DemoRp {
+        command
+            .env(format!("{prefix}HOST"), "127.0.0.1")
+            .env(format!("{prefix}PORT"), public_port.to_string());
+    } else {
+        command
+            .arg("serve")
+            .env(format!("{prefix}SERVE__PUBLIC__HOST"), "127.0.0.1")
+            .env(
+                format!("{prefix}SERVE__PUBLIC__PORT"),
+                public_port.to_string(),
+            )
+            .env(format!("{prefix}SERVE__ADMIN__HOST"), "127.0.0.1")
+            .env(
+                format!("{prefix}SERVE__ADMIN__PORT"),
+                admin_port.to_string(),
+            );
+    }
     command
-        .args(&config.args)
-        .arg("serve")
-        .env_remove("RUST_LOG")
-        .env(format!("{prefix}SERVE__PUBLIC__HOST"), "127.0.0.1")
-        .env(
-            format!("{prefix}SERVE__PUBLIC__PORT"),
-            public_port.to_string(),
-        )
-        .env(format!("{prefix}SERVE__ADMIN__HOST"), "127.0.0.1")
-        .env(
-            format!("{prefix}SERVE__ADMIN__PORT"),
-            admin_port.to_string(),
-        )
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
@@ -255,32 +304,18 @@ fn spawn(
         .with_context(|| format!("cannot start {}", binary.display()))
 }
 
-fn tail(text: &str) -> String {
+/// The last 40 lines of a log.
+pub fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// The three services of one domain, started in dependency order on fresh databases.
-pub struct Domain {
-    pub identity: ServiceProcess,
-    pub oauth2: ServiceProcess,
-    pub login_ui: ServiceProcess,
-    pub configs: DomainConfigs,
-    _databases: Vec<service_kit::db::testdb::TestDatabase>,
-    _logs: tempfile::TempDir,
-}
-
-/// What each service was started with (secrets included), so a test can restart one.
-#[derive(Clone, Debug)]
-pub struct DomainConfigs {
-    pub identity: ProcessConfig,
-    pub oauth2: ProcessConfig,
-    pub login_ui: ProcessConfig,
-    pub log_dir: PathBuf,
-}
-
-/// Settings of a service on `dsn` with generated secrets, migrating at start.
+/// Settings of a service on `dsn` with generated secrets, migrating at start. (The demo relying
+/// party has neither: see [`demo_rp_config`].)
 pub fn base_config(service: Service, dsn: Option<&str>) -> ProcessConfig {
+    if service == Service::DemoRp {
+        return demo_rp_config("http://127.0.0.1:4444", "olympus-demo", None);
+    }
     let mut config = ProcessConfig::default();
     config
         .set("LOG__LEVEL", "info")
@@ -297,8 +332,12 @@ pub fn base_config(service: Service, dsn: Option<&str>) -> ProcessConfig {
         Service::OAuth2 => config
             .set("SECRETS__SYSTEM", generate_secret())
             .set("SECRETS__COOKIE", generate_secret())
-            .set("URLS__SELF__ISSUER", "http://127.0.0.1:{public}"),
+            .set("URLS__SELF__ISSUER", "http://127.0.0.1:{public}")
+            .set("URLS__LOGIN", "http://127.0.0.1:4455/login")
+            .set("URLS__CONSENT", "http://127.0.0.1:4455/consent")
+            .set("URLS__ERROR", "http://127.0.0.1:4455/error"),
         Service::LoginUi => config.set("SECRETS__COOKIE", generate_secret()),
+        Service::DemoRp => unreachable!("returned above"),
     };
     if service == Service::OAuth2 {
         config.env.remove("URLS__SELF__PUBLIC");
@@ -306,47 +345,17 @@ pub fn base_config(service: Service, dsn: Option<&str>) -> ProcessConfig {
     config
 }
 
-impl Domain {
-    pub async fn start() -> anyhow::Result<Domain> {
-        let logs = tempfile::tempdir()?;
-        let identity_db = service_kit::db::testdb::TestDatabase::empty("identity")?;
-        let oauth2_db = service_kit::db::testdb::TestDatabase::empty("oauth2")?;
-        let login_ui_port = reserve_port()?;
-        let login_ui_url = format!("http://127.0.0.1:{login_ui_port}");
-        let mut identity_config = base_config(Service::Identity, Some(&identity_db.dsn));
-        identity_config
-            .set(
-                "SELFSERVICE__FLOWS__LOGIN__UI_URL",
-                format!("{login_ui_url}/login"),
-            )
-            .set(
-                "SELFSERVICE__DEFAULT_BROWSER_RETURN_URL",
-                format!("{login_ui_url}/"),
-            );
-        let oauth2_config = base_config(Service::OAuth2, Some(&oauth2_db.dsn));
-        let identity =
-            ServiceProcess::start(Service::Identity, &identity_config, logs.path()).await?;
-        let oauth2 = ServiceProcess::start(Service::OAuth2, &oauth2_config, logs.path()).await?;
-        let mut login_config = base_config(Service::LoginUi, None);
-        login_config.public_port = Some(login_ui_port);
-        login_config
-            .set("URLS__IDENTITY__PUBLIC", identity.public_url())
-            .set("URLS__IDENTITY__ADMIN", identity.admin_url())
-            .set("URLS__OAUTH2__ADMIN", oauth2.admin_url());
-        let login_ui = ServiceProcess::start(Service::LoginUi, &login_config, logs.path()).await?;
-        let configs = DomainConfigs {
-            identity: identity_config,
-            oauth2: oauth2_config,
-            login_ui: login_config,
-            log_dir: logs.path().to_path_buf(),
-        };
-        Ok(Domain {
-            identity,
-            oauth2,
-            login_ui,
-            configs,
-            _databases: vec![identity_db, oauth2_db],
-            _logs: logs,
-        })
+/// The demo relying party against `issuer` as client `client_id`; its redirect URI is
+/// `http://127.0.0.1:<its port>/callback`.
+pub fn demo_rp_config(issuer: &str, client_id: &str, client_secret: Option<&str>) -> ProcessConfig {
+    let mut config = ProcessConfig::default();
+    config
+        .set("ISSUER", issuer)
+        .set("CLIENT_ID", client_id)
+        .set("PUBLIC_URL", "http://127.0.0.1:{public}")
+        .set("LOG_LEVEL", "info");
+    if let Some(secret) = client_secret {
+        config.set("CLIENT_SECRET", secret);
     }
+    config
 }

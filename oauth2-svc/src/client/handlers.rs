@@ -12,6 +12,7 @@ use shared_types::client::OAuth2Client;
 use super::NewClient;
 use super::store::{self, ClientFilter, ClientRow, NewClientRow};
 use crate::error::ApiError;
+use crate::keyed::Purpose;
 use crate::state::AppState;
 
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
@@ -30,7 +31,7 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
 const DEFAULT_PAGE_SIZE: i64 = 250;
 const MAX_PAGE_SIZE: i64 = 500;
 
-fn to_wire(row: ClientRow) -> Result<OAuth2Client, ApiError> {
+pub(crate) fn to_wire(row: ClientRow) -> Result<OAuth2Client, ApiError> {
     let mut client: OAuth2Client = serde_json::from_value(row.metadata.0)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored client: {e}")))?;
     client.client_id = Some(row.client_id);
@@ -54,7 +55,10 @@ async fn create_oauth2_client(
         client_id: new.client_id.clone(),
         client_name: new.document.client_name.clone(),
         owner: new.document.owner.clone(),
-        secret_hash: new.secret.as_deref().map(|s| state.secrets.hash(s)),
+        secret_hash: new
+            .secret
+            .as_deref()
+            .map(|s| state.hasher.hash(Purpose::ClientSecret, s)),
         metadata: Json(serde_json::to_value(&new.document).map_err(anyhow::Error::from)?),
         created_at: now,
         updated_at: now,

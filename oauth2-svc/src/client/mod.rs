@@ -9,8 +9,6 @@ use url::Url;
 
 use crate::error::ApiError;
 
-pub use secret::SecretHasher;
-
 pub const GRANT_TYPES: &[&str] = &[
     "authorization_code",
     "refresh_token",

@@ -12,7 +12,6 @@ pub struct ClientRow {
     pub client_id: String,
     pub client_name: String,
     pub owner: String,
-    #[allow(dead_code)] // read by client authentication at the token endpoint
     pub secret_hash: Option<String>,
     pub metadata: Json,
     pub created_at: NaiveDateTime,
@@ -79,4 +78,21 @@ pub fn list(
 pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
     diesel::delete(oauth2_clients::table.filter(oauth2_clients::client_id.eq(client_id)))
         .execute(conn)
+}
+
+/// Replaces the secret hash `old` (made under an older `secrets.system` value) with `new`; a
+/// no-op when the secret changed in between.
+pub fn update_secret_hash(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    old: &str,
+    new: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        oauth2_clients::table
+            .filter(oauth2_clients::client_id.eq(client_id))
+            .filter(oauth2_clients::secret_hash.eq(old)),
+    )
+    .set(oauth2_clients::secret_hash.eq(new))
+    .execute(conn)
 }

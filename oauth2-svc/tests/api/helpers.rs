@@ -23,12 +23,19 @@ pub fn fresh_database() -> TestDatabase {
     .expect("test database")
 }
 
+pub const LOGIN_UI: &str = "https://ui.test/login";
+pub const CONSENT_UI: &str = "https://ui.test/consent";
+pub const ERROR_UI: &str = "https://ui.test/error";
+
 /// Valid settings with random secrets; the caller sets `dsn`.
 pub fn settings_for(issuer: &str) -> Settings {
     let mut settings = Settings::default();
     settings.secrets.system = random_secret();
     settings.secrets.cookie = random_secret();
     settings.urls.self_.issuer = Some(issuer.to_string());
+    settings.urls.login = Some(LOGIN_UI.into());
+    settings.urls.consent = Some(CONSENT_UI.into());
+    settings.urls.error = Some(ERROR_UI.into());
     settings.database.migrate_on_start = Some(true);
     settings
 }
@@ -39,6 +46,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: TestDatabase,
     pub stop: StopHandle,
+    /// The service's clock: tests move it instead of sleeping past a TTL.
+    pub clock: service_kit::clock::Clock,
 }
 
 pub async fn spawn() -> TestApp {
@@ -56,6 +65,7 @@ pub async fn spawn_on(db: TestDatabase, tune: impl FnOnce(&mut Settings)) -> Tes
         ..settings_for(&issuer)
     };
     tune(&mut settings);
+    let clock = settings.clock.clone();
     let app = oauth2_svc::build(settings, Some(listeners))
         .await
         .expect("service starts");
@@ -70,6 +80,7 @@ pub async fn spawn_on(db: TestDatabase, tune: impl FnOnce(&mut Settings)) -> Tes
             .unwrap(),
         db,
         stop,
+        clock,
     }
 }
 
@@ -82,4 +93,20 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Walks the whole authorization flow for `client_id` in a fresh cookie-keeping browser (the
+/// test plays the UI: login accepted for `user-1`, consent granting the requested scope with an
+/// `email` claim) and returns the code. `params` override the authorization request
+/// (`("key", None)` removes one); the app must run in dev mode (`browser::flow_app`).
+pub async fn obtain_code(
+    app: &TestApp,
+    client_id: &str,
+    params: &[(&str, Option<&str>)],
+) -> String {
+    let browser = crate::browser::browser();
+    let authorize = app.authorize_url(client_id, params);
+    let done = crate::browser::sign_in(app, &browser, &authorize, "user-1").await;
+    crate::browser::query_param(&done, "code")
+        .unwrap_or_else(|| panic!("the flow ended without a code: {done}"))
 }

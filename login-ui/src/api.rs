@@ -1,0 +1,205 @@
+//! Calls to the upstream APIs a flow needs: oauth2-svc's admin login/consent API and
+//! identity-svc's public (whoami, flows; with the browser's cookies) and admin (identities) APIs.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use service_kit::http::{REQUEST_ID_HEADER, RequestId};
+use shared_types::consent::OAuth2RedirectTo;
+use url::Url;
+
+use crate::upstream::Upstreams;
+
+/// What an upstream answered, in the terms a page needs.
+#[derive(Debug)]
+pub enum Answer<T> {
+    Ok(T),
+    /// Hydra's 410: the challenge was used or expired; restart at `redirect_to`.
+    Gone(String),
+    NotFound,
+    /// 401/403: no session, or the flow belongs to another browser.
+    Denied,
+    /// Expired flow (identity-svc's 410) with where to start again.
+    Expired(Option<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("upstream {url} failed: {reason}")]
+pub struct UpstreamError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl Upstreams {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        cookie: Option<&str>,
+        request_id: &RequestId,
+    ) -> Result<Answer<T>, UpstreamError> {
+        let shown = format!("{}{}", url.origin().ascii_serialization(), url.path());
+        let fail = |reason: String| UpstreamError {
+            url: shown.clone(),
+            reason,
+        };
+        let mut request = self
+            .client()
+            .request(method, url)
+            .header(REQUEST_ID_HEADER, request_id.0.as_str());
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        let status = response.status();
+        let text = response
+            .bytes()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        match status {
+            s if s.is_success() => serde_json::from_slice(&text)
+                .map(Answer::Ok)
+                .map_err(|e| fail(format!("unexpected body: {e}"))),
+            StatusCode::GONE => {
+                let value: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+                if let Some(redirect) = value["redirect_to"].as_str() {
+                    return Ok(Answer::Gone(redirect.to_string()));
+                }
+                let restart = value["error"]["details"]["redirect_to"]
+                    .as_str()
+                    .map(str::to_string);
+                Ok(Answer::Expired(restart))
+            }
+            StatusCode::NOT_FOUND => Ok(Answer::NotFound),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Answer::Denied),
+            other => Err(fail(format!("status {other}"))),
+        }
+    }
+
+    fn oauth2(&self, path: &str, param: &str, challenge: &str) -> Url {
+        let mut url = self
+            .oauth2_admin()
+            .join(path)
+            .expect("a fixed relative path joins");
+        url.query_pairs_mut().append_pair(param, challenge);
+        url
+    }
+
+    pub async fn get_request<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        challenge: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<T>, UpstreamError> {
+        let url = self.oauth2(kind.path(""), kind.param(), challenge);
+        self.call(Method::GET, url, None, None, rid).await
+    }
+
+    /// `accept` or `reject` with `body`; answers the `redirect_to` for the browser.
+    pub async fn decide(
+        &self,
+        kind: Kind,
+        action: &str,
+        challenge: &str,
+        body: &impl Serialize,
+        rid: &RequestId,
+    ) -> Result<Answer<OAuth2RedirectTo>, UpstreamError> {
+        let url = self.oauth2(kind.path(action), kind.param(), challenge);
+        let body = serde_json::to_value(body).map_err(|e| UpstreamError {
+            url: url.path().into(),
+            reason: e.to_string(),
+        })?;
+        self.call(Method::PUT, url, Some(body), None, rid).await
+    }
+
+    /// The browser's identity-svc session, by its forwarded cookies.
+    pub async fn whoami(
+        &self,
+        cookie: Option<&str>,
+        rid: &RequestId,
+    ) -> Result<Answer<shared_types::flow::Session>, UpstreamError> {
+        let Some(cookie) = cookie else {
+            return Ok(Answer::Denied);
+        };
+        let url = self
+            .identity_public()
+            .join("sessions/whoami")
+            .expect("a fixed relative path joins");
+        self.call(Method::GET, url, None, Some(cookie), rid).await
+    }
+
+    pub async fn login_flow(
+        &self,
+        id: &str,
+        cookie: Option<&str>,
+        rid: &RequestId,
+    ) -> Result<Answer<shared_types::flow::LoginFlow>, UpstreamError> {
+        let mut url = self
+            .identity_public()
+            .join("self-service/login/flows")
+            .expect("a fixed relative path joins");
+        url.query_pairs_mut().append_pair("id", id);
+        self.call(Method::GET, url, None, cookie, rid).await
+    }
+
+    pub async fn identity(
+        &self,
+        id: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<shared_types::identity::Identity>, UpstreamError> {
+        let url = self
+            .identity_admin()
+            .join(&format!("admin/identities/{id}"))
+            .map_err(|e| UpstreamError {
+                url: id.into(),
+                reason: e.to_string(),
+            })?;
+        self.call(Method::GET, url, None, None, rid).await
+    }
+
+    /// Where a browser starts an identity-svc login that comes back to `return_to`.
+    pub fn browser_login(&self, return_to: Option<&str>) -> Url {
+        let mut url = self
+            .identity_public()
+            .join("self-service/login/browser")
+            .expect("a fixed relative path joins");
+        if let Some(return_to) = return_to {
+            url.query_pairs_mut().append_pair("return_to", return_to);
+        }
+        url
+    }
+}
+
+/// The two kinds of challenge login-ui answers.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Login,
+    Consent,
+}
+
+impl Kind {
+    fn param(self) -> &'static str {
+        match self {
+            Kind::Login => "login_challenge",
+            Kind::Consent => "consent_challenge",
+        }
+    }
+
+    fn path(self, action: &str) -> &'static str {
+        match (self, action) {
+            (Kind::Login, "") => "admin/oauth2/auth/requests/login",
+            (Kind::Login, "accept") => "admin/oauth2/auth/requests/login/accept",
+            (Kind::Login, _) => "admin/oauth2/auth/requests/login/reject",
+            (Kind::Consent, "") => "admin/oauth2/auth/requests/consent",
+            (Kind::Consent, "accept") => "admin/oauth2/auth/requests/consent/accept",
+            (Kind::Consent, _) => "admin/oauth2/auth/requests/consent/reject",
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! login-ui's own CSRF protection for its consent form: a random cookie, and a form token that
+//! is an HMAC of that cookie and the challenge under `secrets.cookie`, so a token is good only
+//! for this browser and this challenge.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use service_kit::settings::SecretList;
+use sha2::Sha256;
+
+pub const COOKIE: &str = "olympus_ui_csrf";
+
+fn mac(key: &[u8], cookie: &str, challenge: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in ["consent", cookie, challenge] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    mac
+}
+
+/// The browser's CSRF cookie value, or a new one with the cookie to set.
+pub fn cookie_for(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+    if let Some(existing) = req.cookie(COOKIE).filter(|c| c.value().len() == 43) {
+        return (existing.value().to_string(), None);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let value = URL_SAFE_NO_PAD.encode(bytes);
+    let cookie = Cookie::build(COOKIE, value.clone())
+        .path("/consent")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish();
+    (value, Some(cookie))
+}
+
+pub fn token(secrets: &SecretList, cookie: &str, challenge: &str) -> String {
+    URL_SAFE_NO_PAD.encode(
+        mac(secrets.current().expose().as_bytes(), cookie, challenge)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// Whether `token` was made for this browser's cookie and this challenge (any configured secret).
+pub fn verify(secrets: &SecretList, req: &HttpRequest, challenge: &str, token: &str) -> bool {
+    let (Some(cookie), Ok(given)) = (req.cookie(COOKIE), URL_SAFE_NO_PAD.decode(token)) else {
+        return false;
+    };
+    secrets.all().iter().any(|s| {
+        mac(s.expose().as_bytes(), cookie.value(), challenge)
+            .verify_slice(&given)
+            .is_ok()
+    })
+}

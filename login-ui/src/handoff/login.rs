@@ -1,0 +1,144 @@
+//! `/login`: with `login_challenge`, finds or creates the browser's identity-svc session and
+//! accepts the challenge with its identity id; with `flow`, renders identity-svc's login form.
+//!
+//! The accepted subject is only ever the identity id `whoami` returned for the browser's own
+//! cookies, or the subject oauth2-svc remembered (`skip`): nothing from the request.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use service_kit::http::RequestId;
+use shared_types::consent::{AcceptOAuth2LoginRequest, OAuth2LoginRequest};
+use tera::Context;
+
+use super::{cookies, page, problem, see_other, unavailable};
+use crate::api::{Answer, Kind};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    login_challenge: Option<String>,
+    flow: Option<String>,
+}
+
+pub async fn get_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    rid: RequestId,
+    query: web::Query<LoginQuery>,
+) -> HttpResponse {
+    match (&query.login_challenge, &query.flow) {
+        (Some(challenge), _) => answer_challenge(&state, &req, &rid, challenge).await,
+        (None, Some(flow)) => render_flow(&state, &req, &rid, flow).await,
+        (None, None) => see_other(state.upstreams.browser_login(None).as_str()),
+    }
+}
+
+async fn answer_challenge(
+    state: &AppState,
+    req: &HttpRequest,
+    rid: &RequestId,
+    challenge: &str,
+) -> HttpResponse {
+    let request: OAuth2LoginRequest = match state
+        .upstreams
+        .get_request(Kind::Login, challenge, rid)
+        .await
+    {
+        Ok(Answer::Ok(request)) => request,
+        // Used or expired: restart the authorization, which makes a fresh challenge.
+        Ok(Answer::Gone(restart)) => return see_other(&restart),
+        Ok(_) => return invalid_link(state),
+        Err(e) => return unavailable(state, e),
+    };
+    let (subject, amr) = if request.skip {
+        (request.subject.clone(), Vec::new())
+    } else {
+        match state.upstreams.whoami(cookies(req), rid).await {
+            Ok(Answer::Ok(session)) => {
+                let amr = session
+                    .authentication_methods
+                    .iter()
+                    .map(|m| amr_value(&m.method))
+                    .collect();
+                (session.identity.id.to_string(), amr)
+            }
+            Ok(_) => {
+                // No session: sign in at identity-svc, which sends the browser back here.
+                let mut back = state
+                    .settings
+                    .public_url
+                    .join("login")
+                    .expect("a fixed relative path joins");
+                back.query_pairs_mut()
+                    .append_pair("login_challenge", challenge);
+                return see_other(state.upstreams.browser_login(Some(back.as_str())).as_str());
+            }
+            Err(e) => return unavailable(state, e),
+        }
+    };
+    let body = AcceptOAuth2LoginRequest {
+        subject,
+        remember: true,
+        amr,
+        ..Default::default()
+    };
+    match state
+        .upstreams
+        .decide(Kind::Login, "accept", challenge, &body, rid)
+        .await
+    {
+        Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
+        Ok(Answer::Gone(restart)) => see_other(&restart),
+        Ok(_) => invalid_link(state),
+        Err(e) => unavailable(state, e),
+    }
+}
+
+/// RFC 8176 names for identity-svc's methods.
+fn amr_value(method: &str) -> String {
+    match method {
+        "password" => "pwd".into(),
+        "totp" | "lookup_secret" => "otp".into(),
+        "webauthn" | "passkey" => "hwk".into(),
+        other => other.into(),
+    }
+}
+
+async fn render_flow(
+    state: &AppState,
+    req: &HttpRequest,
+    rid: &RequestId,
+    flow: &str,
+) -> HttpResponse {
+    let flow = match state.upstreams.login_flow(flow, cookies(req), rid).await {
+        Ok(Answer::Ok(flow)) => flow,
+        // Expired: identity-svc says where to start again (keeping return_to).
+        Ok(Answer::Expired(Some(restart))) => return see_other(&restart),
+        Ok(_) => {
+            let restart = state.upstreams.browser_login(None);
+            return problem(
+                state,
+                StatusCode::FORBIDDEN,
+                "Sign-in could not continue",
+                "This sign-in form was opened in another browser or has expired. Start again to get a fresh one.",
+                Some(restart.as_str()),
+            );
+        }
+        Err(e) => return unavailable(state, e),
+    };
+    let mut context = Context::new();
+    context.insert("ui", &flow.ui);
+    context.insert("messages", &flow.ui.messages);
+    page(state, "login.html", &context)
+}
+
+fn invalid_link(state: &AppState) -> HttpResponse {
+    problem(
+        state,
+        StatusCode::NOT_FOUND,
+        "This sign-in link is not valid",
+        "The link may be incomplete or very old. Go back to the application and sign in again.",
+        None,
+    )
+}

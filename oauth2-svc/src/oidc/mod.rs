@@ -1,0 +1,3 @@
+//! OpenID Connect documents served on the public listener.
+
+pub mod discovery;
