@@ -241,6 +241,11 @@ impl ServiceProcess {
     /// SIGTERM, then waits for a graceful exit (SIGKILL after 15 s). Returns whether the process
     /// exited successfully on its own.
     pub async fn stop(mut self) -> anyhow::Result<bool> {
+        self.terminate().await
+    }
+
+    /// [`stop`](Self::stop) without giving up the value (to restart in its place).
+    pub async fn terminate(&mut self) -> anyhow::Result<bool> {
         if let Some(pid) = self.child.id() {
             let _ = tokio::process::Command::new("kill")
                 .arg("-TERM")

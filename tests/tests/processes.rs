@@ -95,7 +95,12 @@ async fn a_missing_secret_stops_the_binary_naming_the_key() {
 #[test]
 fn the_harness_fails_loudly_without_binaries() {
     // Every binary the suite starts must have been built; the path names the missing file.
-    for service in [Service::Identity, Service::OAuth2, Service::LoginUi] {
+    for service in [
+        Service::Identity,
+        Service::OAuth2,
+        Service::LoginUi,
+        Service::DemoRp,
+    ] {
         let path = binary_path(service).expect("the README's test command builds every binary");
         assert!(path.ends_with(service.binary()));
     }

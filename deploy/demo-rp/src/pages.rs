@@ -109,8 +109,8 @@ pub fn signed_in(issuer: &str, signed_in: &SignedIn) -> HttpResponse {
         tables.push_str(&claims_table("Userinfo", rows));
     }
     let body = format!(
-        "<h1>Signed in</h1><p class=\"lead\">The ID token's signature, issuer, audience, expiry, \
-         nonce and access-token hash were verified.</p>{tables}\
+        "<h1>Signed in</h1><p class=\"lead\">The ID token's signature, issuer, audience, expiry \
+         and nonce were verified, and its <code>at_hash</code> when present.</p>{tables}\
          <a class=\"button\" href=\"/\">Start over</a>"
     );
     page(StatusCode::OK, "Signed in", issuer, &body)

@@ -100,9 +100,18 @@ pub async fn get_consent(
         request.client.client_name.clone()
     };
     context.insert("client_name", &name);
-    context.insert("client_uri", &request.client.client_uri);
-    context.insert("policy_uri", &request.client.policy_uri);
-    context.insert("tos_uri", &request.client.tos_uri);
+    // Only https links are shown (LC-11): anything else could point a user somewhere unsafe.
+    let https = |uri: &str| {
+        if uri.starts_with("https://") {
+            uri.to_string()
+        } else {
+            String::new()
+        }
+    };
+    context.insert("client_uri", &https(&request.client.client_uri));
+    context.insert("policy_uri", &https(&request.client.policy_uri));
+    context.insert("tos_uri", &https(&request.client.tos_uri));
+    context.insert("client_id", &request.client.client_id);
     let scopes: Vec<ScopeText> = request
         .requested_scope
         .iter()

@@ -100,6 +100,7 @@ pub mod samples {
     pub fn consent() -> Context {
         let mut context = Context::new();
         context.insert("client_name", "App");
+        context.insert("client_id", "app");
         context.insert("client_uri", "https://app.example");
         context.insert("policy_uri", "https://app.example/privacy");
         context.insert("tos_uri", "");

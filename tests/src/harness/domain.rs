@@ -175,6 +175,20 @@ impl Domain {
         })
     }
 
+    /// Restarts oauth2-svc on the same ports, database and secrets (the issuer stays the same).
+    pub async fn restart_oauth2(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.oauth2.terminate().await?,
+            "oauth2-svc did not stop cleanly"
+        );
+        let mut config = self.configs.oauth2.clone();
+        config.public_port = Some(self.oauth2.public_port);
+        config.admin_port = Some(self.oauth2.admin_port);
+        self.oauth2 =
+            ServiceProcess::start(Service::OAuth2, &config, &self.configs.log_dir).await?;
+        Ok(())
+    }
+
     /// The issuer, byte for byte as oauth2-svc advertises it.
     pub fn issuer(&self) -> String {
         self.oauth2.public_url()

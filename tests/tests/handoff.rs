@@ -1,0 +1,435 @@
+//! The handoff end to end (design.md, "The handoff"): three real binaries, a cookie-keeping
+//! browser that fills each form from its own action and fields, and the `openidconnect` crate
+//! as the relying party. Covers security.md AZ-01, TK-01, ID-01…ID-03, LC-01, IF-01.
+
+mod support;
+
+use olympus_tests::harness::{Domain, DomainOptions};
+use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use serde_json::{Value, json};
+use support::{Browser, query_param};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn setup(domain: &Domain) -> (String, String) {
+    let http = reqwest::Client::new();
+    let client: Value = http
+        .post(format!("{}/admin/clients", domain.oauth2.admin_url()))
+        .json(&json!({"client_name": "Demo app", "redirect_uris": [REDIRECT], "scope": "openid email profile offline_access"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = http
+        .post(format!("{}/admin/identities", domain.identity.admin_url()))
+        .json(&json!({"schema_id": "default", "traits": {"email": "ada@example.com", "name": {"first": "Ada", "last": "Lovelace"}},
+            "credentials": {"password": {"config": {"password": PASSWORD}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    (
+        client["client_id"].as_str().unwrap().into(),
+        client["client_secret"].as_str().unwrap().into(),
+    )
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_through_all_three_services() {
+    // dev: cookies without `Secure`, as a browser on http://127.0.0.1 needs them.
+    let domain = Domain::start_with(DomainOptions {
+        dev: true,
+        ..Default::default()
+    })
+    .await
+    .expect("domain starts");
+    let (client_id, secret) = setup(&domain).await;
+    let rp_http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let issuer = IssuerUrl::new(domain.issuer()).unwrap();
+    let metadata = CoreProviderMetadata::discover_async(issuer, &rp_http)
+        .await
+        .expect("discovery");
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.clone()),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+
+    let browser = Browser::new();
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(pkce)
+        .url();
+
+    // oauth2-svc → login-ui → identity-svc's login flow, rendered by login-ui.
+    let (form_url, form) = browser.follow_to_page(url.as_str()).await;
+    assert!(
+        form_url.starts_with(&domain.login_ui.public_url()),
+        "{form_url}"
+    );
+    assert!(form_url.contains("/login?flow="), "{form_url}");
+    let form = form.expect("the login form");
+    assert!(form.action.starts_with(&domain.identity.public_url()));
+    // Wrong password first: the same form again, with the message.
+    let (_, again) = browser
+        .submit(
+            &form,
+            &[("identifier", "ada@example.com"), ("password", "wrong")],
+        )
+        .await;
+    let again = again.expect("the login form again");
+    assert!(again.text.contains("The provided credentials are invalid"));
+    // Then the right one: back through login-ui and oauth2-svc to the consent page.
+    let (consent_url, consent) = browser
+        .submit(
+            &again,
+            &[("identifier", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        consent_url.contains("/consent?consent_challenge="),
+        "{consent_url}"
+    );
+    let consent = consent.expect("the consent form");
+    assert!(consent.text.contains("Demo app") && consent.text.contains("See your email address"));
+    let (done, _) = browser.submit(&consent, &[("decision", "grant")]).await;
+    assert!(done.starts_with(REDIRECT), "{done}");
+    assert_eq!(
+        query_param(&done, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(
+        query_param(&done, "iss").as_deref(),
+        Some(domain.issuer().as_str())
+    );
+    let code = query_param(&done, "code").unwrap();
+
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp_http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("an ID token");
+    let id_token_verifier = rp.id_token_verifier();
+    let claims = id_token
+        .claims(&id_token_verifier, &nonce)
+        .expect("a valid ID token");
+    let expected_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&id_token_verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ada@example.com"));
+    assert_eq!(claims.email_verified(), Some(false));
+    let userinfo: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&rp_http)
+        .await
+        .expect("userinfo");
+    assert_eq!(userinfo.subject(), claims.subject());
+
+    // A second authorization in the same browser needs no password.
+    let (pkce, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(pkce)
+        .url();
+    let (next, page) = browser.follow_to_page(url.as_str()).await;
+    assert!(
+        next.contains("/consent?consent_challenge="),
+        "no login form the second time: {next}"
+    );
+    let (done, _) = browser
+        .submit(&page.unwrap(), &[("decision", "grant")])
+        .await;
+    assert!(query_param(&done, "code").is_some());
+}
+
+/// One signed-in browser and a relying party, ready for further authorizations.
+struct Signed {
+    domain: Domain,
+    rp: openidconnect::core::CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    >,
+    http: openidconnect::reqwest::Client,
+    browser: Browser,
+    client_id: String,
+}
+
+async fn signed_in() -> Signed {
+    let domain = Domain::start_with(DomainOptions {
+        dev: true,
+        ..Default::default()
+    })
+    .await
+    .expect("domain starts");
+    let (client_id, secret) = setup(&domain).await;
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(domain.issuer()).unwrap(), &http)
+            .await
+            .unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.clone()),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let browser = Browser::new();
+    // Sign in once so the browser holds an identity-svc session.
+    let (url, _, _) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(PkceCodeChallenge::new_random_sha256().0)
+        .url();
+    let (_, form) = browser.follow_to_page(url.as_str()).await;
+    let (_, consent) = browser
+        .submit(
+            &form.unwrap(),
+            &[("identifier", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    browser
+        .submit(&consent.unwrap(), &[("decision", "grant")])
+        .await;
+    Signed {
+        domain,
+        rp,
+        http,
+        browser,
+        client_id,
+    }
+}
+
+impl Signed {
+    /// Runs an authorization up to the consent page.
+    async fn to_consent(&self) -> (support::Form, openidconnect::PkceCodeVerifier) {
+        let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _, _) = self
+            .rp
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .set_pkce_challenge(pkce)
+            .url();
+        let (page, form) = self.browser.follow_to_page(url.as_str()).await;
+        assert!(page.contains("/consent?consent_challenge="), "{page}");
+        (form.unwrap(), verifier)
+    }
+}
+
+/// LC-10: the user clicks Deny.
+#[tokio::test]
+async fn denying_consent_gives_access_denied() {
+    let s = signed_in().await;
+    let (consent, _) = s.to_consent().await;
+    let (done, _) = s.browser.submit(&consent, &[("decision", "deny")]).await;
+    assert!(done.starts_with(REDIRECT), "{done}");
+    assert_eq!(
+        query_param(&done, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(query_param(&done, "code").is_none());
+}
+
+/// TK-01: a replayed code fails, and the tokens it gave stop working.
+#[tokio::test]
+async fn a_replayed_code_fails_and_its_tokens_stop_working() {
+    let s = signed_in().await;
+    let (consent, verifier) = s.to_consent().await;
+    let (done, _) = s.browser.submit(&consent, &[("decision", "grant")]).await;
+    let code = query_param(&done, "code").unwrap();
+    let secret = verifier.secret().clone();
+    let tokens =
+        s.rp.exchange_code(AuthorizationCode::new(code.clone()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&s.http)
+            .await
+            .unwrap();
+    let userinfo = || async {
+        let res: Result<CoreUserInfoClaims, _> =
+            s.rp.user_info(tokens.access_token().clone(), None)
+                .unwrap()
+                .request_async(&s.http)
+                .await;
+        res.is_ok()
+    };
+    assert!(userinfo().await);
+    let replay =
+        s.rp.exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(openidconnect::PkceCodeVerifier::new(secret))
+            .request_async(&s.http)
+            .await;
+    assert!(replay.is_err(), "a replayed code must fail");
+    assert!(
+        !userinfo().await,
+        "the first exchange's access token is revoked"
+    );
+}
+
+/// oauth2-svc restarted between consent and token exchange: nothing lived only in memory.
+#[tokio::test]
+async fn a_restart_between_consent_and_token_exchange_completes() {
+    let mut s = signed_in().await;
+    let (consent, verifier) = s.to_consent().await;
+    let (done, _) = s.browser.submit(&consent, &[("decision", "grant")]).await;
+    let code = query_param(&done, "code").unwrap();
+    s.domain.restart_oauth2().await.expect("restart");
+    let tokens =
+        s.rp.exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&s.http)
+            .await;
+    let tokens = tokens.expect("the code survives the restart");
+    assert!(tokens.id_token().is_some());
+    let _ = &s.client_id;
+}
+
+/// LC-07: the consent form only works with login-ui's own token, from this browser.
+#[tokio::test]
+async fn consent_needs_login_uis_csrf_token() {
+    let s = signed_in().await;
+    let (consent, _) = s.to_consent().await;
+    let challenge = consent
+        .fields
+        .iter()
+        .find(|(n, _)| n == "consent_challenge")
+        .unwrap()
+        .1
+        .clone();
+    let attacker = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent_url = format!("{}/consent", s.domain.login_ui.public_url());
+    for fields in [
+        vec![
+            ("consent_challenge", challenge.as_str()),
+            ("decision", "grant"),
+        ],
+        vec![
+            ("consent_challenge", challenge.as_str()),
+            ("decision", "grant"),
+            ("csrf_token", "forged"),
+        ],
+    ] {
+        let res = attacker
+            .post(&consent_url)
+            .header("origin", "https://evil.test")
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status() == 403 || res.status() == 400,
+            "{}",
+            res.status()
+        );
+    }
+    // A GET with an approval parameter only shows the page again.
+    let res = attacker
+        .get(format!(
+            "{consent_url}?consent_challenge={challenge}&decision=grant"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Nothing reached the admin API: the challenge is still open and the real form still works.
+    let admin = format!(
+        "{}/admin/oauth2/auth/requests/consent?consent_challenge={challenge}",
+        s.domain.oauth2.admin_url()
+    );
+    assert_eq!(reqwest::get(&admin).await.unwrap().status(), 200);
+    let (done, _) = s.browser.submit(&consent, &[("decision", "grant")]).await;
+    assert!(query_param(&done, "code").is_some());
+}
+
+/// LC-06: login-ui accepts only the subject whoami gives for the browser's own session.
+#[tokio::test]
+async fn an_injected_subject_is_ignored() {
+    let s = signed_in().await;
+    let whoami: Value = {
+        let http = reqwest::Client::new();
+        let res = http
+            .get(format!(
+                "{}/admin/identities?credentials_identifier=ada@example.com",
+                s.domain.identity.admin_url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()[0].clone()
+    };
+    let (pkce, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) =
+        s.rp.authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(pkce)
+        .add_extra_param("subject", "intruder")
+        .url();
+    // Walk by hand to add a subject to login-ui's URL as well.
+    let (page, _) = s.browser.follow_to_page(url.as_str()).await;
+    let challenge = query_param(&page, "consent_challenge").expect("consent reached");
+    let admin = format!(
+        "{}/admin/oauth2/auth/requests/consent?consent_challenge={challenge}",
+        s.domain.oauth2.admin_url()
+    );
+    let request: Value = reqwest::get(&admin).await.unwrap().json().await.unwrap();
+    assert_eq!(request["subject"], whoami["id"]);
+    // A POST to /login with a subject is not a way in either.
+    let res = reqwest::Client::new()
+        .post(format!("{}/login", s.domain.login_ui.public_url()))
+        .form(&[("login_challenge", "x"), ("subject", "intruder")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error());
+}
