@@ -42,10 +42,11 @@ pub fn document(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         // Hydra advertises "plain" but rejects it; only S256 is accepted here, and said so.
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "offline_access", "profile", "email"],
+        // offline_access joins once refresh tokens are issued.
+        "scopes_supported": ["openid", "profile", "email"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "email", "email_verified", "name", "given_name", "family_name",

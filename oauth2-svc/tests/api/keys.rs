@@ -229,6 +229,21 @@ async fn discovery_names_the_configured_issuer_and_endpoints_under_it() {
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_parameter_supported"], false);
+    // Exactly what the token endpoint accepts, and nothing that is not issued yet.
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert!(
+        !doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("offline_access"))
+    );
 
     // The advertised jwks_uri serves the JWKS.
     let jwks: Value = get(&app.http, doc["jwks_uri"].as_str().unwrap())
