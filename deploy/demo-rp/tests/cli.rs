@@ -9,7 +9,13 @@ fn help_lists_the_settings_and_bad_flags_fail() {
     let help = Command::new(bin).arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--issuer", "--client-id", "--client-secret", "--public-url", "--port"] {
+    for flag in [
+        "--issuer",
+        "--client-id",
+        "--client-secret",
+        "--public-url",
+        "--port",
+    ] {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
     let bad = Command::new(bin).arg("--no-such-flag").output().unwrap();
