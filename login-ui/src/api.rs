@@ -64,6 +64,10 @@ impl Upstreams {
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
         match status {
+            // Hydra's logout reject answers 204 with no body.
+            StatusCode::NO_CONTENT => serde_json::from_slice(b"null")
+                .map(Answer::Ok)
+                .map_err(|e| fail(format!("unexpected empty body: {e}"))),
             s if s.is_success() => serde_json::from_slice(&text)
                 .map(Answer::Ok)
                 .map_err(|e| fail(format!("unexpected body: {e}"))),
@@ -117,6 +121,16 @@ impl Upstreams {
             reason: e.to_string(),
         })?;
         self.call(Method::PUT, url, Some(body), None, rid).await
+    }
+
+    /// Rejects a logout challenge (Hydra answers 204 with no body).
+    pub async fn reject_logout(
+        &self,
+        challenge: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<()>, UpstreamError> {
+        let url = self.oauth2(Kind::Logout.path("reject"), Kind::Logout.param(), challenge);
+        self.call(Method::PUT, url, None, None, rid).await
     }
 
     /// The browser's identity-svc session, by its forwarded cookies.
@@ -182,6 +196,7 @@ impl Upstreams {
 pub enum Kind {
     Login,
     Consent,
+    Logout,
 }
 
 impl Kind {
@@ -189,6 +204,7 @@ impl Kind {
         match self {
             Kind::Login => "login_challenge",
             Kind::Consent => "consent_challenge",
+            Kind::Logout => "logout_challenge",
         }
     }
 
@@ -200,6 +216,9 @@ impl Kind {
             (Kind::Consent, "") => "admin/oauth2/auth/requests/consent",
             (Kind::Consent, "accept") => "admin/oauth2/auth/requests/consent/accept",
             (Kind::Consent, _) => "admin/oauth2/auth/requests/consent/reject",
+            (Kind::Logout, "") => "admin/oauth2/auth/requests/logout",
+            (Kind::Logout, "accept") => "admin/oauth2/auth/requests/logout/accept",
+            (Kind::Logout, _) => "admin/oauth2/auth/requests/logout/reject",
         }
     }
 }

@@ -10,12 +10,13 @@ use tera::{Context, Tera};
 
 use crate::upstream::Statuses;
 
-const BUNDLED: [(&str, &str); 5] = [
+const BUNDLED: [(&str, &str); 6] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
 ];
 const STYLESHEET: &str = include_str!("../templates/olympus.css");
 const STYLESHEET_NAME: &str = "olympus.css";
@@ -102,6 +103,8 @@ impl Pages {
             .context("the login page does not render")?;
         self.render("consent.html", &crate::handoff::samples::consent())
             .context("the consent page does not render")?;
+        self.render("logout.html", &crate::handoff::samples::logout())
+            .context("the logout page does not render")?;
         Ok(())
     }
 

@@ -17,8 +17,15 @@ pub enum Purpose {
     ClientSecret,
     AuthorizationCode,
     AccessToken,
+    RefreshToken,
+    /// The HMAC inside an opaque token (`<prefix><key>.<signature>`), checked before any lookup.
+    TokenSignature,
     Challenge,
     Verifier,
+    /// RFC 8628 device and user codes (the user code normalised), and RFC 7523 assertion ids.
+    DeviceCode,
+    UserCode,
+    AssertionId,
     Browser,
     SessionCookie,
 }
@@ -29,8 +36,13 @@ impl Purpose {
             Purpose::ClientSecret => b"client-secret:",
             Purpose::AuthorizationCode => b"authorization-code:",
             Purpose::AccessToken => b"access-token:",
+            Purpose::RefreshToken => b"refresh-token:",
+            Purpose::TokenSignature => b"token-signature:",
             Purpose::Challenge => b"challenge:",
             Purpose::Verifier => b"verifier:",
+            Purpose::DeviceCode => b"device-code:",
+            Purpose::UserCode => b"user-code:",
+            Purpose::AssertionId => b"assertion-id:",
             Purpose::Browser => b"browser:",
             Purpose::SessionCookie => b"session-cookie:",
         }

@@ -9,11 +9,15 @@ pub mod error;
 mod authorize;
 mod client;
 mod consent;
+mod device;
 mod flow;
 mod jwk;
+mod jwt_bearer;
 mod keyed;
+mod logout;
 mod oidc;
 mod state;
+mod subject;
 mod token;
 
 use std::sync::Arc;
@@ -44,13 +48,17 @@ pub async fn build(
         Some(l) => l,
         None => Listeners::bind(&settings.settings.serve)?,
     };
-    let keys = jwk::KeyRing::load(&db, &settings.settings.secrets.system).await?;
+    let keys = jwk::KeyRing::load(&db, &settings.settings).await?;
     let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone(), keys));
+    let metrics = Metrics::new(INFO.service);
+    let backchannel =
+        actix_web::web::Data::new(logout::backchannel::BackChannel::new(metrics.registry())?);
+    let admin_backchannel = backchannel.clone();
     let edge = Edge {
         ops: Ops {
             info: INFO,
             ready: database_ready_check(db),
-            metrics: Metrics::new(INFO.service),
+            metrics,
         },
         limits: settings.settings.serve.request_limits.clone(),
         workers: settings.settings.serve.workers,
@@ -62,11 +70,21 @@ pub async fn build(
         oidc::discovery::public_routes(cfg);
         authorize::handlers::public_routes(cfg);
         token::handlers::public_routes(cfg);
+        device::handlers::public_routes(cfg);
+        cfg.app_data(backchannel.clone());
+        logout::handlers::public_routes(cfg);
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());
         client::handlers::admin_routes(cfg);
+        jwk::admin::admin_routes(cfg);
         consent::handlers::admin_routes(cfg);
+        consent::sessions::admin_routes(cfg);
+        cfg.app_data(admin_backchannel.clone());
+        logout::handlers::admin_routes(cfg);
+        token::handlers::admin_routes(cfg);
+        device::handlers::admin_routes(cfg);
+        jwt_bearer::handlers::admin_routes(cfg);
     });
     let app = Application::start(listeners, edge, public, admin)?;
     tracing::info!(public = app.public_port(), admin = app.admin_port(), issuer = %settings.issuer, "oauth2-svc started");

@@ -55,10 +55,64 @@ pub struct OAuth2Client {
     pub skip_consent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_logout_consent: Option<bool>,
+    /// The client's public keys for `private_key_jwt` (a JWK Set `{"keys": [...]}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_session_required: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
+    /// Per-grant token lifespans (Go duration strings; unset = the global `ttl.*`).
+    #[serde(flatten)]
+    pub lifespans: OAuth2ClientTokenLifespans,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Hydra's `oAuth2ClientTokenLifespans`: the body of `PUT /admin/clients/{id}/lifespans` and,
+/// flattened, part of the client. Each is a Go duration string (`"1h0m0s"`) or unset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct OAuth2ClientTokenLifespans {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_code_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_code_grant_id_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_code_grant_refresh_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_credentials_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_grant_id_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_grant_refresh_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implicit_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implicit_grant_id_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_bearer_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_grant_access_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_grant_id_token_lifespan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_grant_refresh_token_lifespan: Option<String>,
 }
 
 #[cfg(test)]

@@ -134,3 +134,43 @@ pub struct AcceptOAuth2ConsentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_at: Option<String>,
 }
+
+/// Hydra's `oAuth2ConsentSession`: a granted consent, as the session list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuth2ConsentSession {
+    pub consent_request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_request: Option<OAuth2ConsentRequest>,
+    #[serde(default)]
+    pub grant_scope: Vec<String>,
+    #[serde(default)]
+    pub grant_access_token_audience: Vec<String>,
+    #[serde(default)]
+    pub session: AcceptOAuth2ConsentRequestSession,
+    #[serde(default)]
+    pub remember: bool,
+    #[serde(default)]
+    pub remember_for: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+}
+
+/// Hydra's `oAuth2LogoutRequest`: what a logout UI reads before it accepts or rejects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuth2LogoutRequest {
+    pub challenge: String,
+    pub subject: String,
+    /// The login session (the ID tokens' `sid`) to end.
+    pub sid: String,
+    pub request_url: String,
+    /// Whether a relying party started the logout (with an `id_token_hint`).
+    pub rp_initiated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<OAuth2Client>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
+}

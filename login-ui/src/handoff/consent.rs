@@ -92,7 +92,7 @@ pub async fn get_consent(
         return grant(&state, &rid, challenge, &request, scope, request.skip).await;
     }
     let secure = !state.settings.settings.dev;
-    let (cookie, new_cookie) = csrf::cookie_for(&req, secure);
+    let (cookie, new_cookie) = csrf::cookie_for(&req, csrf::Purpose::Consent, secure);
     let mut context = Context::new();
     let name = if request.client.client_name.is_empty() {
         request.client.client_id.clone().unwrap_or_default()
@@ -125,7 +125,12 @@ pub async fn get_consent(
     context.insert("challenge", challenge);
     context.insert(
         "csrf_token",
-        &csrf::token(&state.settings.settings.secrets.cookie, &cookie, challenge),
+        &csrf::token(
+            &state.settings.settings.secrets.cookie,
+            csrf::Purpose::Consent,
+            &cookie,
+            challenge,
+        ),
     );
     let mut response = page(&state, "consent.html", &context);
     if let Some(cookie) = new_cookie {
@@ -144,6 +149,7 @@ pub async fn post_consent(
     if !csrf::verify(
         &state.settings.settings.secrets.cookie,
         &req,
+        csrf::Purpose::Consent,
         &form.consent_challenge,
         &form.csrf_token,
     ) {

@@ -1,6 +1,7 @@
-//! login-ui's own CSRF protection for its consent form: a random cookie, and a form token that
-//! is an HMAC of that cookie and the challenge under `secrets.cookie`, so a token is good only
-//! for this browser and this challenge.
+//! login-ui's own CSRF protection for its consent and logout forms: a random cookie (scoped to
+//! the form's path), and a form token that is an HMAC of the purpose, that cookie and the
+//! challenge under `secrets.cookie`, so a token is good only for this browser, this form and
+//! this challenge.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -13,9 +14,32 @@ use sha2::Sha256;
 
 pub const COOKIE: &str = "olympus_ui_csrf";
 
-fn mac(key: &[u8], cookie: &str, challenge: &str) -> Hmac<Sha256> {
+/// Which form a token protects.
+#[derive(Clone, Copy, Debug)]
+pub enum Purpose {
+    Consent,
+    Logout,
+}
+
+impl Purpose {
+    fn tag(self) -> &'static str {
+        match self {
+            Purpose::Consent => "consent",
+            Purpose::Logout => "logout",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Purpose::Consent => "/consent",
+            Purpose::Logout => "/logout",
+        }
+    }
+}
+
+fn mac(key: &[u8], purpose: Purpose, cookie: &str, challenge: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    for part in ["consent", cookie, challenge] {
+    for part in [purpose.tag(), cookie, challenge] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
     }
@@ -23,7 +47,11 @@ fn mac(key: &[u8], cookie: &str, challenge: &str) -> Hmac<Sha256> {
 }
 
 /// The browser's CSRF cookie value, or a new one with the cookie to set.
-pub fn cookie_for(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+pub fn cookie_for(
+    req: &HttpRequest,
+    purpose: Purpose,
+    secure: bool,
+) -> (String, Option<Cookie<'static>>) {
     if let Some(existing) = req.cookie(COOKIE).filter(|c| c.value().len() == 43) {
         return (existing.value().to_string(), None);
     }
@@ -31,7 +59,7 @@ pub fn cookie_for(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'st
     rand::rng().fill_bytes(&mut bytes);
     let value = URL_SAFE_NO_PAD.encode(bytes);
     let cookie = Cookie::build(COOKIE, value.clone())
-        .path("/consent")
+        .path(purpose.path())
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
@@ -39,22 +67,56 @@ pub fn cookie_for(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'st
     (value, Some(cookie))
 }
 
-pub fn token(secrets: &SecretList, cookie: &str, challenge: &str) -> String {
+pub fn token(secrets: &SecretList, purpose: Purpose, cookie: &str, challenge: &str) -> String {
     URL_SAFE_NO_PAD.encode(
-        mac(secrets.current().expose().as_bytes(), cookie, challenge)
-            .finalize()
-            .into_bytes(),
+        mac(
+            secrets.current().expose().as_bytes(),
+            purpose,
+            cookie,
+            challenge,
+        )
+        .finalize()
+        .into_bytes(),
     )
 }
 
 /// Whether `token` was made for this browser's cookie and this challenge (any configured secret).
-pub fn verify(secrets: &SecretList, req: &HttpRequest, challenge: &str, token: &str) -> bool {
+pub fn verify(
+    secrets: &SecretList,
+    req: &HttpRequest,
+    purpose: Purpose,
+    challenge: &str,
+    token: &str,
+) -> bool {
     let (Some(cookie), Ok(given)) = (req.cookie(COOKIE), URL_SAFE_NO_PAD.decode(token)) else {
         return false;
     };
     secrets.all().iter().any(|s| {
-        mac(s.expose().as_bytes(), cookie.value(), challenge)
+        mac(s.expose().as_bytes(), purpose, cookie.value(), challenge)
             .verify_slice(&given)
             .is_ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use service_kit::settings::Secret;
+
+    /// LC-07: a consent token does not answer a logout form, nor another challenge or browser.
+    #[test]
+    fn tokens_are_bound_to_purpose_challenge_and_browser() {
+        let secrets = SecretList::new([Secret::new("s".repeat(32))]);
+        let cookie = "c".repeat(43);
+        let req = actix_web::test::TestRequest::default()
+            .cookie(Cookie::new(COOKIE, cookie.clone()))
+            .to_http_request();
+        let logout = token(&secrets, Purpose::Logout, &cookie, "ch");
+        assert!(verify(&secrets, &req, Purpose::Logout, "ch", &logout));
+        let consent = token(&secrets, Purpose::Consent, &cookie, "ch");
+        assert!(!verify(&secrets, &req, Purpose::Logout, "ch", &consent));
+        assert!(!verify(&secrets, &req, Purpose::Logout, "other", &logout));
+        let stranger = actix_web::test::TestRequest::default().to_http_request();
+        assert!(!verify(&secrets, &stranger, Purpose::Logout, "ch", &logout));
+    }
 }

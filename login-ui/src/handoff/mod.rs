@@ -1,10 +1,12 @@
 //! The handoff pages: `/login` (answers oauth2-svc's login challenge from the browser's
-//! identity-svc session, or renders identity-svc's login flow), `/consent` and `/error`.
+//! identity-svc session, or renders identity-svc's login flow), `/consent`, `/logout` and
+//! `/error`.
 
 mod consent;
 mod csrf;
 mod errors;
 mod login;
+mod logout;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login::get_login))
         .route("/consent", web::get().to(consent::get_consent))
         .route("/consent", web::post().to(consent::post_consent))
+        .route("/logout", web::get().to(logout::get_logout))
+        .route("/logout", web::post().to(logout::post_logout))
         .route("/error", web::get().to(errors::get_error));
 }
 
@@ -110,6 +114,15 @@ pub mod samples {
         );
         context.insert("challenge", "c");
         context.insert("csrf_token", "t");
+        context
+    }
+
+    pub fn logout() -> Context {
+        let mut context = Context::new();
+        context.insert("client_name", "App");
+        context.insert("challenge", "c");
+        context.insert("csrf_token", "t");
+        context.insert("stayed", &false);
         context
     }
 }

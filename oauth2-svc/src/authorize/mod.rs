@@ -1,15 +1,20 @@
 //! The authorization endpoint: request validation (RFC 6749 §4.1.1, RFC 7636, RFC 9700) and
 //! the handoff to the login and consent UIs.
 
+pub mod form_post;
 pub mod handlers;
+pub mod prompt;
+pub(crate) mod redeem;
+mod redirect;
 pub mod response;
+mod silent;
 
 use std::collections::BTreeMap;
 
 use shared_types::client::OAuth2Client;
 use shared_types::consent::OidcContext;
 
-use crate::flow::AuthorizeRequest;
+use crate::flow::{AuthorizeRequest, ResponseMode};
 use response::AuthorizeError;
 
 /// Request parameters; a repeated parameter is an error (RFC 6749 §3.1).
@@ -50,11 +55,7 @@ pub fn validate(
             "The redirect_uri parameter is required.".into(),
         )
     })?;
-    if !client
-        .redirect_uris
-        .iter()
-        .any(|registered| registered == redirect_uri)
-    {
+    if !redirect::is_registered(&client.redirect_uris, redirect_uri) {
         return Err(page(
             "invalid_request",
             "The redirect_uri does not exactly match a redirect URI registered for the client."
@@ -62,12 +63,21 @@ pub fn validate(
         ));
     }
     let state = params.get("state").cloned();
+    let requested_mode = params.get("response_mode").map(|m| ResponseMode::parse(m));
+    let mode = requested_mode.flatten().unwrap_or_default();
     let to_client = |error: &'static str, description: &str| AuthorizeError::ToClient {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
+        mode,
         error,
         description: description.into(),
     };
+    if requested_mode == Some(None) {
+        return Err(to_client(
+            "invalid_request",
+            "The response_mode must be query, fragment or form_post.",
+        ));
+    }
     match params.get("response_type").map(String::as_str) {
         Some("code") if client.response_types.iter().any(|t| t == "code") => {}
         Some("code") => {
@@ -76,6 +86,7 @@ pub fn validate(
                 "The client may not use response_type code.",
             ));
         }
+        // Token-bearing response types (implicit, hybrid) stay off (RFC 9700 §2.1.2).
         Some(_) => {
             return Err(to_client(
                 "unsupported_response_type",
@@ -93,15 +104,6 @@ pub fn validate(
         return Err(to_client(
             "unauthorized_client",
             "The client may not use the authorization_code grant.",
-        ));
-    }
-    if let Some(mode) = params
-        .get("response_mode")
-        .filter(|m| m.as_str() != "query")
-    {
-        return Err(to_client(
-            "invalid_request",
-            &format!("The response_mode {mode:?} is not supported."),
         ));
     }
     let allowed: Vec<&str> = client.scope.split_whitespace().collect();
@@ -127,25 +129,8 @@ pub fn validate(
     }
     let code_challenge =
         pkce(params, client, pkce_enforced).map_err(|d| to_client("invalid_request", d))?;
-    let prompt: Vec<&str> = params
-        .get("prompt")
-        .map(|p| p.split_whitespace().collect())
-        .unwrap_or_default();
-    if prompt
-        .iter()
-        .any(|p| !matches!(*p, "login" | "consent" | "select_account" | "none"))
-    {
-        return Err(to_client(
-            "invalid_request",
-            "The prompt parameter has an unknown value.",
-        ));
-    }
-    if prompt.contains(&"none") {
-        return Err(to_client(
-            "login_required",
-            "prompt=none is not supported yet; the user must log in.",
-        ));
-    }
+    let prompt = prompt::parse_prompt(params).map_err(|d| to_client("invalid_request", d))?;
+    let max_age = prompt::parse_max_age(params).map_err(|d| to_client("invalid_request", d))?;
     Ok(AuthorizeRequest {
         client_id,
         redirect_uri: redirect_uri.clone(),
@@ -154,7 +139,11 @@ pub fn validate(
         state,
         nonce: params.get("nonce").cloned(),
         code_challenge,
-        force_login: prompt.contains(&"login") || prompt.contains(&"select_account"),
+        force_login: prompt.login,
+        prompt_none: prompt.none,
+        force_consent: prompt.consent,
+        max_age,
+        response_mode: mode,
         oidc_context: OidcContext {
             acr_values: params
                 .get("acr_values")

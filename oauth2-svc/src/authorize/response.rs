@@ -8,6 +8,7 @@ use actix_web::http::header;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::flow::ResponseMode;
 
 #[derive(Debug)]
 pub enum AuthorizeError {
@@ -15,6 +16,7 @@ pub enum AuthorizeError {
     ToClient {
         redirect_uri: String,
         state: Option<String>,
+        mode: ResponseMode,
         error: &'static str,
         description: String,
     },
@@ -52,6 +54,34 @@ pub fn client_redirect(
     Ok(url.into())
 }
 
+/// The authorization response (parameters plus `iss`) in the request's response mode.
+pub fn client_response(
+    mode: ResponseMode,
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    issuer: &Url,
+) -> Result<HttpResponse, ApiError> {
+    let iss = issuer.as_str().trim_end_matches('/');
+    match mode {
+        ResponseMode::Query => Ok(found(&client_redirect(redirect_uri, params, issuer)?).finish()),
+        ResponseMode::Fragment => {
+            let mut url = Url::parse(redirect_uri)
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored redirect_uri: {e}")))?;
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params.iter().copied())
+                .append_pair("iss", iss)
+                .finish();
+            url.set_fragment(Some(&fragment));
+            Ok(found(url.as_str()).finish())
+        }
+        ResponseMode::FormPost => {
+            let mut all = params.to_vec();
+            all.push(("iss", iss));
+            Ok(super::form_post::page(redirect_uri, &all))
+        }
+    }
+}
+
 pub fn found(location: &str) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Found();
     builder
@@ -63,15 +93,13 @@ pub fn found(location: &str) -> actix_web::HttpResponseBuilder {
 impl AuthorizeError {
     pub fn render(self, issuer: &Url, error_ui: &Url) -> HttpResponse {
         match self {
-            AuthorizeError::ToClient { redirect_uri, state, error, description } => {
+            AuthorizeError::ToClient { redirect_uri, state, mode, error, description } => {
                 let mut params = vec![("error", error), ("error_description", description.as_str())];
                 if let Some(state) = state.as_deref() {
                     params.push(("state", state));
                 }
-                match client_redirect(&redirect_uri, &params, issuer) {
-                    Ok(location) => found(&location).finish(),
-                    Err(e) => actix_web::ResponseError::error_response(&e),
-                }
+                client_response(mode, &redirect_uri, &params, issuer)
+                    .unwrap_or_else(|e| actix_web::ResponseError::error_response(&e))
             }
             AuthorizeError::ToErrorPage { error, description } => {
                 let mut url = error_ui.clone();

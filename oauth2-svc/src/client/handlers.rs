@@ -9,8 +9,8 @@ use service_kit::db::{Id, Json};
 use service_kit::http::JsonObject;
 use shared_types::client::OAuth2Client;
 
-use super::NewClient;
 use super::store::{self, ClientFilter, ClientRow, NewClientRow};
+use super::{NewClient, update};
 use crate::error::ApiError;
 use crate::keyed::Purpose;
 use crate::state::AppState;
@@ -24,7 +24,13 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/admin/clients/{id}")
             .route(web::get().to(get_oauth2_client))
+            .route(web::put().to(update::set_oauth2_client))
+            .route(web::patch().to(update::patch_oauth2_client))
             .route(web::delete().to(delete_oauth2_client)),
+    )
+    .service(
+        web::resource("/admin/clients/{id}/lifespans")
+            .route(web::put().to(update::set_oauth2_client_lifespans)),
     );
 }
 
@@ -49,6 +55,10 @@ async fn create_oauth2_client(
     JsonObject(body): JsonObject<OAuth2Client>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewClient::parse(body)?;
+    crate::subject::check_client(
+        &state.settings.settings.oidc.subject_identifiers,
+        &new.document,
+    )?;
     let now = service_kit::db::now();
     let row = NewClientRow {
         id: Id::new_v7(),

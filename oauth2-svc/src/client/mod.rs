@@ -1,8 +1,12 @@
 //! OAuth2 clients: the metadata rules (Hydra's fields, RFC 7591 semantics) and client secrets.
 
+pub mod assertion;
 pub mod handlers;
+pub mod lifespan;
+mod patch;
 mod secret;
 pub mod store;
+mod update;
 
 use shared_types::client::OAuth2Client;
 use url::Url;
@@ -45,50 +49,77 @@ pub struct NewClient {
 
 impl NewClient {
     /// Applies Hydra's defaults and rejects what a client may not be.
-    pub fn parse(mut body: OAuth2Client) -> Result<NewClient, ApiError> {
-        let client_id = match body.client_id.take().filter(|id| !id.is_empty()) {
-            Some(id) => validate_client_id(id)?,
-            None => uuid::Uuid::now_v7().to_string(),
-        };
-        default_if_empty(&mut body.grant_types, "authorization_code");
-        default_if_empty(&mut body.response_types, "code");
-        if body.scope.is_empty() {
-            body.scope = "offline_access offline openid".into();
-        }
-        let method = body
-            .token_endpoint_auth_method
-            .get_or_insert_with(|| "client_secret_basic".into())
-            .clone();
-        let subject_type = body.subject_type.get_or_insert_with(|| "public".into());
-        check_one_of("token_endpoint_auth_method", &method, AUTH_METHODS)?;
-        check_one_of("subject_type", subject_type, &["public"])?;
-        check_all_of("grant_types", &body.grant_types, GRANT_TYPES)?;
-        check_all_of("response_types", &body.response_types, RESPONSE_TYPES)?;
-        if let Some(strategy) = &body.access_token_strategy {
-            check_one_of("access_token_strategy", strategy, &["opaque", "jwt"])?;
-        }
-        check_redirect_uris("redirect_uris", &body.redirect_uris)?;
-        check_redirect_uris(
-            "post_logout_redirect_uris",
-            body.post_logout_redirect_uris.as_deref().unwrap_or(&[]),
-        )?;
-        for (field, value) in [
-            ("client_uri", &body.client_uri),
-            ("logo_uri", &body.logo_uri),
-            ("policy_uri", &body.policy_uri),
-            ("tos_uri", &body.tos_uri),
-        ] {
-            check_web_url(field, value)?;
-        }
-        check_sizes(&body)?;
+    pub fn parse(body: OAuth2Client) -> Result<NewClient, ApiError> {
+        let (client_id, method, mut body) = validate(body)?;
         let secret = secret::for_new_client(&method, body.client_secret.take())?;
-        body.client_id = Some(client_id.clone());
         Ok(NewClient {
             client_id,
             secret,
             document: body,
         })
     }
+}
+
+/// The rules every write of a client document passes (create, replace, patch): Hydra's defaults,
+/// allowed values, URLs, sizes, lifespans and `private_key_jwt` keys. Returns the client_id, the
+/// authentication method and the document (still holding any supplied `client_secret`).
+pub fn validate(mut body: OAuth2Client) -> Result<(String, String, OAuth2Client), ApiError> {
+    let client_id = match body.client_id.take().filter(|id| !id.is_empty()) {
+        Some(id) => validate_client_id(id)?,
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    default_if_empty(&mut body.grant_types, "authorization_code");
+    default_if_empty(&mut body.response_types, "code");
+    if body.scope.is_empty() {
+        body.scope = "offline_access offline openid".into();
+    }
+    let method = body
+        .token_endpoint_auth_method
+        .get_or_insert_with(|| "client_secret_basic".into())
+        .clone();
+    let subject_type = body.subject_type.get_or_insert_with(|| "public".into());
+    check_one_of("token_endpoint_auth_method", &method, AUTH_METHODS)?;
+    check_one_of("subject_type", subject_type, &["public", "pairwise"])?;
+    check_all_of("grant_types", &body.grant_types, GRANT_TYPES)?;
+    check_all_of("response_types", &body.response_types, RESPONSE_TYPES)?;
+    if let Some(strategy) = &body.access_token_strategy {
+        check_one_of("access_token_strategy", strategy, &["opaque", "jwt"])?;
+    }
+    if let Some(alg) = &body.userinfo_signed_response_alg {
+        check_one_of("userinfo_signed_response_alg", alg, &["none"])?;
+    }
+    check_redirect_uris("redirect_uris", &body.redirect_uris)?;
+    check_redirect_uris(
+        "post_logout_redirect_uris",
+        body.post_logout_redirect_uris.as_deref().unwrap_or(&[]),
+    )?;
+    check_urls(&body)?;
+    check_sizes(&body)?;
+    lifespan::normalise(&mut body.lifespans)?;
+    assertion::check_client_keys(&method, &body).map_err(invalid)?;
+    body.client_id = Some(client_id.clone());
+    Ok((client_id, method, body))
+}
+
+fn check_urls(body: &OAuth2Client) -> Result<(), ApiError> {
+    let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+    for (field, value) in [
+        ("client_uri", body.client_uri.clone()),
+        ("logo_uri", body.logo_uri.clone()),
+        ("policy_uri", body.policy_uri.clone()),
+        ("tos_uri", body.tos_uri.clone()),
+        (
+            "frontchannel_logout_uri",
+            optional(&body.frontchannel_logout_uri),
+        ),
+        (
+            "backchannel_logout_uri",
+            optional(&body.backchannel_logout_uri),
+        ),
+    ] {
+        check_web_url(field, &value)?;
+    }
+    Ok(())
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use service_kit::db::{AnyConnection, Id, Json};
 
-use crate::db::schema::oauth2_clients;
+use crate::db::schema::{oauth2_client_assertion_jtis, oauth2_clients};
 
-#[derive(Queryable, Debug)]
+#[derive(Queryable, Debug, Clone)]
 pub struct ClientRow {
     pub id: Id,
     pub client_id: String,
@@ -95,4 +95,75 @@ pub fn update_secret_hash(
     )
     .set(oauth2_clients::secret_hash.eq(new))
     .execute(conn)
+}
+
+/// A replaced or patched client; `secret_hash` is `None` to keep the stored hash.
+pub struct ClientUpdate {
+    pub client_name: String,
+    pub owner: String,
+    pub secret_hash: Option<Option<String>>,
+    pub metadata: Json,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Writes `update` if the client is still as it was read (`updated_at` unchanged), so two
+/// concurrent updates cannot silently overwrite each other; returns rows changed.
+pub fn update(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    read_at: NaiveDateTime,
+    update: ClientUpdate,
+) -> QueryResult<usize> {
+    let target = oauth2_clients::table
+        .filter(oauth2_clients::client_id.eq(client_id))
+        .filter(oauth2_clients::updated_at.eq(read_at));
+    let fields = (
+        oauth2_clients::client_name.eq(update.client_name),
+        oauth2_clients::owner.eq(update.owner),
+        oauth2_clients::metadata.eq(update.metadata),
+        oauth2_clients::updated_at.eq(update.updated_at),
+    );
+    match update.secret_hash {
+        Some(hash) => diesel::update(target)
+            .set((fields, oauth2_clients::secret_hash.eq(hash)))
+            .execute(conn),
+        None => diesel::update(target).set(fields).execute(conn),
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = oauth2_client_assertion_jtis)]
+pub struct NewJtiRow {
+    pub id: Id,
+    pub client_id: String,
+    pub jti_hash: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// Records a client assertion's `jti`; `false` when it was recorded before (a replay). Expired
+/// records of the same client are removed first, so a client's rows stay few.
+pub fn spend_jti(
+    conn: &mut AnyConnection,
+    row: NewJtiRow,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use crate::db::schema::oauth2_client_assertion_jtis as jtis;
+    diesel::delete(
+        jtis::table
+            .filter(jtis::client_id.eq(row.client_id.clone()))
+            .filter(jtis::expires_at.lt(now)),
+    )
+    .execute(conn)?;
+    let inserted = match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(jtis::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c),
+        AnyConnection::Sqlite(c) => diesel::insert_into(jtis::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c),
+    }?;
+    Ok(inserted == 1)
 }

@@ -138,7 +138,7 @@ async fn open(state: &AppState, kind: Kind, query: &ChallengeQuery) -> Result<Op
     })
 }
 
-async fn client_of(
+pub(crate) async fn client_of(
     state: &AppState,
     client_id: &str,
 ) -> Result<shared_types::client::OAuth2Client, ApiError> {
@@ -276,15 +276,17 @@ async fn get_oauth2_consent_request(
             )));
         }
     };
+    let client = client_of(&state, &open.row.client_id).await?;
+    let skip = remembered_consent_covers(&state, &client, &open).await?;
     let body = OAuth2ConsentRequest {
         challenge: open.challenge,
         consent_request_id: open.row.id.0.simple().to_string(),
         requested_scope: open.request.scope,
         requested_access_token_audience: open.request.audience,
-        skip: false,
+        skip,
         subject: open.row.subject.unwrap_or_default(),
         oidc_context: open.request.oidc_context,
-        client: client_of(&state, &open.row.client_id).await?,
+        client,
         request_url: open.row.request_url,
         // Only keyed hashes of challenges are stored, so the login challenge cannot be shown.
         login_challenge: String::new(),
@@ -298,6 +300,28 @@ async fn get_oauth2_consent_request(
         context: login.context,
     };
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// Whether an earlier remembered consent of this subject for this client covers the request
+/// (`skip: true`), under the rules of [`super::may_skip`].
+async fn remembered_consent_covers(
+    state: &AppState,
+    client: &shared_types::client::OAuth2Client,
+    open: &Open,
+) -> Result<bool, ApiError> {
+    if !super::may_skip(client, &open.request) {
+        return Ok(false);
+    }
+    let subject = open.row.subject.clone().unwrap_or_default();
+    let client_id = open.row.client_id.clone();
+    let now = state.settings.settings.clock.now().naive_utc();
+    let remembered = state
+        .db
+        .read(move |c| {
+            super::store::remembered(c, &subject, &client_id, now).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(super::covering(&remembered, &open.request.scope, &open.request.audience).is_some())
 }
 
 #[tracing::instrument(skip_all)]

@@ -35,9 +35,43 @@ pub struct AuthorizeRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    /// `prompt=login`: the user must authenticate again even with a remembered login.
+    /// `prompt=login` or `select_account`: the user must authenticate again even with a
+    /// remembered login.
     pub force_login: bool,
+    /// `prompt=none`: no UI may be shown; the flow completes silently or fails.
+    #[serde(default)]
+    pub prompt_none: bool,
+    /// `prompt=consent`: a remembered consent never skips.
+    #[serde(default)]
+    pub force_consent: bool,
+    /// `max_age` in seconds: an older login must authenticate again.
+    #[serde(default)]
+    pub max_age: Option<i64>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     pub oidc_context: OidcContext,
+}
+
+/// How the authorization response reaches the client (OAuth 2.0 Multiple Response Types §2.1,
+/// Form Post Response Mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    Fragment,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub fn parse(value: &str) -> Option<ResponseMode> {
+        match value {
+            "query" => Some(ResponseMode::Query),
+            "fragment" => Some(ResponseMode::Fragment),
+            "form_post" => Some(ResponseMode::FormPost),
+            _ => None,
+        }
+    }
 }
 
 /// A UI's answer to a challenge.

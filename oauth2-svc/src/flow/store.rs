@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use service_kit::db::{AnyConnection, Id, Json};
 
+use crate::consent::store::{self as consent_store, ConsentSessionRow};
 use crate::db::schema::{oauth2_flows as flows, oauth2_login_sessions as sessions};
 
 #[derive(Queryable, Insertable, Clone, Debug)]
@@ -85,20 +86,38 @@ pub fn transition(
     Ok(changed == 1)
 }
 
-/// As [`transition`], and in the same transaction stores the code it issues.
+/// As [`transition`], and in the same transaction stores the code it issues and the consent
+/// session it leaves.
 pub fn transition_with_code(
     conn: &mut AnyConnection,
     id: Id,
     from: &str,
     changes: FlowChanges,
     code: &super::code::CodeRow,
+    consent: &ConsentSessionRow,
 ) -> QueryResult<bool> {
     conn.transaction(|c| {
         if !transition(c, id, from, changes)? {
             return Ok(false);
         }
         super::code::insert(c, code)?;
+        consent_store::insert(c, consent)?;
         Ok(true)
+    })
+}
+
+/// A flow completed without any UI (`prompt=none`): the finished flow, its code and its consent
+/// session, in one transaction.
+pub fn insert_completed(
+    conn: &mut AnyConnection,
+    flow: &FlowRow,
+    code: &super::code::CodeRow,
+    consent: &ConsentSessionRow,
+) -> QueryResult<()> {
+    conn.transaction(|c| {
+        insert(c, flow)?;
+        super::code::insert(c, code)?;
+        consent_store::insert(c, consent)
     })
 }
 

@@ -14,15 +14,14 @@ pub struct KeyRow {
     pub kid: String,
     pub alg: String,
     pub key_use: String,
-    #[allow(dead_code)] // read by the admin keys API
     pub public_jwk: Json,
     pub private_ciphertext: String,
     pub secret_fingerprint: String,
     pub state: String,
     pub active_from: NaiveDateTime,
-    #[allow(dead_code)] // read by the admin keys API
+    #[allow(dead_code)] // read with the row; not needed yet
     pub created_at: NaiveDateTime,
-    #[allow(dead_code)] // read by the admin keys API
+    #[allow(dead_code)] // read with the row; not needed yet
     pub updated_at: NaiveDateTime,
 }
 
@@ -89,4 +88,34 @@ pub fn reseal(
         oauth2_jwk::updated_at.eq(now),
     ))
     .execute(conn)
+}
+
+/// Every key of every set.
+pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<KeyRow>> {
+    oauth2_jwk::table
+        .order((oauth2_jwk::set_id.asc(), oauth2_jwk::seq.asc()))
+        .load(conn)
+}
+
+/// The highest `seq` of a set, if it has keys.
+pub fn max_seq(conn: &mut AnyConnection, set_id: &str) -> QueryResult<Option<i32>> {
+    oauth2_jwk::table
+        .filter(oauth2_jwk::set_id.eq(set_id))
+        .select(diesel::dsl::max(oauth2_jwk::seq))
+        .first(conn)
+}
+
+/// Deletes one key of a set; returns rows deleted.
+pub fn delete_key(conn: &mut AnyConnection, set_id: &str, kid: &str) -> QueryResult<usize> {
+    diesel::delete(
+        oauth2_jwk::table
+            .filter(oauth2_jwk::set_id.eq(set_id))
+            .filter(oauth2_jwk::kid.eq(kid)),
+    )
+    .execute(conn)
+}
+
+/// Deletes a whole set; returns rows deleted.
+pub fn delete_set(conn: &mut AnyConnection, set_id: &str) -> QueryResult<usize> {
+    diesel::delete(oauth2_jwk::table.filter(oauth2_jwk::set_id.eq(set_id))).execute(conn)
 }

@@ -13,20 +13,19 @@ use sha2::{Digest, Sha256};
 use super::*;
 
 fn key(state: KeyState, active_from: DateTime<Utc>) -> Key {
-    let pair = RsaKeyPair::generate(RSA_BITS).unwrap();
-    let kid = public_jwk(&pair).unwrap()["kid"]
+    let pair = RsaKeyPair::generate(key::RSA_BITS).unwrap();
+    let der = pair.to_der_private_key();
+    let kid = Alg::Rs256.public_jwk(&der).unwrap()["kid"]
         .as_str()
         .unwrap()
         .to_string();
-    Key::from_der(
-        ID_TOKEN_SET,
-        0,
-        &kid,
+    let at = Placement {
+        set_id: ID_TOKEN_SET,
+        seq: 0,
         state,
         active_from,
-        &pair.to_der_private_key(),
-    )
-    .unwrap()
+    };
+    Key::from_der(at, &kid, Alg::Rs256, &der).unwrap()
 }
 
 fn new_ring() -> KeyRing {
@@ -225,8 +224,9 @@ async fn a_second_bootstrap_row_for_a_set_is_ignored() {
     let db = Db::connect(&dsn, &settings).unwrap();
 
     let cipher = super::cipher::KeyCipher::new(&SecretList::new([Secret::new("s".repeat(32))]));
-    let first = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0).unwrap();
-    let second = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0).unwrap();
+    let now = service_kit::db::now();
+    let first = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0, Alg::Rs256, now).unwrap();
+    let second = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0, Alg::Rs256, now).unwrap();
     let kid = first.kid.clone();
     for (row, expected) in [(first, 1), (second, 0)] {
         let inserted = db

@@ -37,16 +37,30 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint": endpoint(issuer, "/oauth2/token"),
         "jwks_uri": endpoint(issuer, "/.well-known/jwks.json"),
         "userinfo_endpoint": endpoint(issuer, "/userinfo"),
+        "device_authorization_endpoint": endpoint(issuer, "/oauth2/device/auth"),
+        "revocation_endpoint": endpoint(issuer, "/oauth2/revoke"),
+        // RFC 7662 on the public listener, for clients that authenticate.
+        "introspection_endpoint": endpoint(issuer, "/oauth2/introspect"),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // Hydra leaves jwt-bearer out although it accepts it; RFC 8414 asks for every grant.
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        // Public clients may revoke their own tokens (RFC 7009 §2.1) but not introspect.
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         // Hydra advertises "plain" but rejects it; only S256 is accepted here, and said so.
         "code_challenge_methods_supported": ["S256"],
-        // offline_access joins once refresh tokens are issued.
-        "scopes_supported": ["openid", "profile", "email"],
+        // offline_access (and Hydra's alias offline) ask for a refresh token.
+        "scopes_supported": ["openid", "offline_access", "offline", "profile", "email"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "email", "email_verified", "name", "given_name", "family_name",
@@ -56,6 +70,12 @@ pub fn document(issuer: &str) -> Value {
         // Discovery's default for this one is true, so it must be said.
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        // RP-initiated, front-channel and back-channel logout (with `sid`).
+        "end_session_endpoint": endpoint(issuer, "/oauth2/sessions/logout"),
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }
 
@@ -73,9 +93,14 @@ fn issuer(state: &AppState) -> &str {
 }
 
 async fn discover_oidc_configuration(state: web::Data<AppState>) -> HttpResponse {
+    let mut doc = document(issuer(&state));
+    // What this deployment has: its subject types and the algorithms of its ID-token keys.
+    let subjects = &state.settings.settings.oidc.subject_identifiers;
+    doc["subject_types_supported"] = json!(subjects.supported_types);
+    doc["id_token_signing_alg_values_supported"] = json!(state.keys.id_token_algs());
     HttpResponse::Ok()
         .insert_header(("cache-control", CACHE_CONTROL))
-        .json(document(issuer(&state)))
+        .json(doc)
 }
 
 async fn discover_json_web_keys(state: web::Data<AppState>) -> HttpResponse {

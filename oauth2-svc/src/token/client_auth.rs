@@ -25,9 +25,22 @@ const MAX_BASIC_LEN: usize = 4096;
 /// The credentials a request presents, before they are checked.
 #[derive(Debug, PartialEq)]
 pub enum Presented {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    None { client_id: String },
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
+    None {
+        client_id: String,
+    },
+    /// `private_key_jwt` (RFC 7523 §2.2), checked by `crate::client::assertion`.
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl Presented {
@@ -38,8 +51,7 @@ impl Presented {
         form: &Form,
     ) -> Result<Presented, OAuth2Error> {
         if form.contains("client_assertion") || form.contains("client_assertion_type") {
-            // private_key_jwt is not supported yet; no client can be registered to need it here.
-            return Err(OAuth2Error::InvalidClient);
+            return assertion_credentials(authorization, form);
         }
         let body_id = form.get("client_id");
         let Some(header) = authorization else {
@@ -70,14 +82,15 @@ impl Presented {
         match self {
             Presented::Basic { client_id, .. }
             | Presented::Post { client_id, .. }
-            | Presented::None { client_id } => client_id,
+            | Presented::None { client_id }
+            | Presented::Assertion { client_id, .. } => client_id,
         }
     }
 
     fn secret(&self) -> Option<&str> {
         match self {
             Presented::Basic { secret, .. } | Presented::Post { secret, .. } => Some(secret),
-            Presented::None { .. } => None,
+            Presented::None { .. } | Presented::Assertion { .. } => None,
         }
     }
 
@@ -87,8 +100,37 @@ impl Presented {
             Presented::Basic { .. } => "client_secret_basic",
             Presented::Post { .. } => "client_secret_post",
             Presented::None { .. } => "none",
+            Presented::Assertion { .. } => "private_key_jwt",
         }
     }
+}
+
+/// `client_assertion_type` + `client_assertion` (RFC 7521 §4.2): the only credentials of the
+/// request; the client is the `client_id` sent or, without one, the assertion's `sub`.
+fn assertion_credentials(
+    authorization: Option<&str>,
+    form: &Form,
+) -> Result<Presented, OAuth2Error> {
+    use crate::client::assertion::{ASSERTION_TYPE, claimed_client_id};
+    if authorization.is_some() || form.contains("client_secret") {
+        return Err(OAuth2Error::InvalidRequest(
+            "The client must use only one authentication method".into(),
+        ));
+    }
+    let (Some(ASSERTION_TYPE), Some(assertion)) = (
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
+    ) else {
+        return Err(OAuth2Error::InvalidClient);
+    };
+    let client_id = match form.get("client_id") {
+        Some(id) => id.to_string(),
+        None => claimed_client_id(assertion).ok_or(OAuth2Error::InvalidClient)?,
+    };
+    Ok(Presented::Assertion {
+        client_id,
+        assertion: assertion.to_string(),
+    })
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`, scheme case-insensitive.
@@ -169,6 +211,9 @@ pub async fn authenticate(
         .unwrap_or("client_secret_basic");
     if registered != presented.method() {
         return Err(OAuth2Error::InvalidClient);
+    }
+    if let Presented::Assertion { assertion, .. } = &presented {
+        crate::client::assertion::authenticate(state, &row.client_id, &document, assertion).await?;
     }
     if let Some(secret) = presented.secret() {
         let index = matched.ok_or(OAuth2Error::InvalidClient)?;

@@ -24,6 +24,8 @@ pub enum OAuth2Error {
     InvalidGrant(&'static str),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(&'static str),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
     #[error(transparent)]
@@ -40,6 +42,7 @@ impl OAuth2Error {
             ),
             OAuth2Error::InvalidGrant(m) => ("invalid_grant", (*m).into()),
             OAuth2Error::UnauthorizedClient(m) => ("unauthorized_client", (*m).into()),
+            OAuth2Error::InvalidScope(m) => ("invalid_scope", (*m).into()),
             OAuth2Error::UnsupportedGrantType => (
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server.".into(),

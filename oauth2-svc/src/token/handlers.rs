@@ -6,8 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use service_kit::http::{EdgeError, read_body};
 
 use super::client_auth::{self, Presented};
+use super::client_credentials;
 use super::form::{self, Form};
-use super::{BearerError, CodeExchange, GRANT_AUTHORIZATION_CODE, OAuth2Error, exchange};
+use super::refresh::{self, RefreshRequest};
+use super::{
+    BearerError, CodeExchange, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
+    GRANT_REFRESH_TOKEN, OAuth2Error, exchange,
+};
 use crate::state::AppState;
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
@@ -17,6 +22,12 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(get_oidc_user_info))
                 .route(web::post().to(get_oidc_user_info)),
         );
+    super::endpoints::public_routes(cfg);
+}
+
+/// Introspection and token deletion on the admin listener.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    super::endpoints::admin_routes(cfg);
 }
 
 #[tracing::instrument(skip_all, fields(client_id))]
@@ -36,6 +47,18 @@ async fn oauth2_token_exchange(
         GRANT_AUTHORIZATION_CODE => {
             exchange::exchange_code(&state, &client, CodeExchange::try_from(&form)?).await?
         }
+        GRANT_REFRESH_TOKEN => {
+            refresh::refresh(&state, &client, RefreshRequest::try_from(&form)?).await?
+        }
+        GRANT_CLIENT_CREDENTIALS => {
+            client_credentials::client_credentials(&state, &client, (&form).into()).await?
+        }
+        crate::device::GRANT_TYPE => {
+            return Ok(crate::device::poll::exchange(&state, &client, &form).await);
+        }
+        crate::jwt_bearer::GRANT_TYPE => {
+            return Ok(crate::jwt_bearer::grant::exchange(&state, &client, &form).await);
+        }
         _ => return Err(OAuth2Error::UnsupportedGrantType),
     };
     Ok(no_store(HttpResponse::Ok()).json(response))
@@ -52,18 +75,18 @@ async fn get_oidc_user_info(
     Ok(no_store(HttpResponse::Ok()).json(claims))
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+pub(super) fn no_store(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
     response
         .insert_header(("cache-control", "no-store"))
         .insert_header(("pragma", "no-cache"));
     response
 }
 
-async fn read_form(
+pub(super) async fn read_form(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,

@@ -1,17 +1,24 @@
 //! The token endpoint and what it issues: the `authorization_code` grant (RFC 6749 §4.1.3 with
-//! PKCE, RFC 7636), opaque access tokens (`oly_at_…`, stored only as keyed hashes), ID tokens
-//! (OIDC Core §3.1.3) and `/userinfo` (OIDC Core §5.3).
-//!
-//! No refresh tokens yet: a later issue adds them with rotation and reuse detection, and other
-//! grants (`client_credentials`, `refresh_token`, device code) answer `unsupported_grant_type`.
+//! PKCE, RFC 7636), `refresh_token` (rotation and reuse detection), `client_credentials`;
+//! opaque access and refresh tokens (`oly_at_…`, `oly_rt_…`: HMAC-signed, stored only as keyed
+//! hashes) or RFC 9068 JWT access tokens; ID tokens (OIDC Core §3.1.3); `/userinfo` (OIDC Core
+//! §5.3); revocation (RFC 7009) and introspection (RFC 7662).
 
-mod client_auth;
+pub(crate) mod client_auth;
+mod client_credentials;
+mod endpoints;
 mod error;
-mod exchange;
-mod form;
+pub(crate) mod exchange;
+pub(crate) mod form;
 pub mod handlers;
 mod id_token;
-mod store;
+mod introspect;
+pub(crate) mod issue;
+pub(crate) mod opaque;
+mod refresh;
+pub(crate) mod refresh_store;
+mod revoke;
+pub(crate) mod store;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,8 +31,36 @@ use crate::flow::code::{CodeRow, Grant};
 pub use error::{BearerError, OAuth2Error};
 use form::Form;
 
-pub const ACCESS_TOKEN_PREFIX: &str = "oly_at_";
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// The kinds of token a grant issues, for [`token_lifespan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the names of Hydra's `*_lifespan` fields
+pub enum TokenKind {
+    AccessToken,
+    RefreshToken,
+    #[allow(dead_code)] // ID tokens use ttl.id_token until per-client lifespans arrive
+    IdToken,
+}
+
+/// How long a token of `kind` issued to `client` by `grant` lives: the client's own lifespan
+/// for that grant and kind (Hydra's `*_grant_*_lifespan` client fields) when set, else the
+/// global `ttl.*`.
+pub fn token_lifespan(
+    ttl: &crate::config::Ttl,
+    client: &shared_types::client::OAuth2Client,
+    grant: &str,
+    kind: TokenKind,
+) -> std::time::Duration {
+    let global = match kind {
+        TokenKind::AccessToken => ttl.access_token,
+        TokenKind::RefreshToken => ttl.refresh_token,
+        TokenKind::IdToken => ttl.id_token,
+    };
+    crate::client::lifespan::for_grant(client, grant, kind).unwrap_or(global)
+}
 
 /// The parameters of an `authorization_code` token request.
 #[derive(Debug)]
@@ -118,7 +153,7 @@ pub fn verify_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<()
 }
 
 /// Equality whose time depends only on the lengths (which are public here).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len()
         && std::hint::black_box(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y))) == 0
 }
@@ -138,6 +173,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
 }

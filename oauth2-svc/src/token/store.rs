@@ -44,8 +44,39 @@ pub fn find_active(
         .optional()
 }
 
-/// Revokes (deletes) every access token an authorization code issued; returns how many.
-pub fn delete_by_code(conn: &mut AnyConnection, code_id: Id) -> QueryResult<usize> {
-    diesel::delete(oauth2_access_tokens::table.filter(oauth2_access_tokens::code_id.eq(code_id)))
-        .execute(conn)
+/// Revokes every token issued from the given flows (consent sessions): the access and refresh
+/// tokens of the chains their codes started (RT-09 d). Called inside the caller's transaction;
+/// returns how many access tokens were deleted.
+pub fn revoke_by_flow(conn: &mut AnyConnection, flow_ids: &[Id]) -> QueryResult<usize> {
+    use crate::db::schema::{oauth2_codes, oauth2_refresh_tokens as refresh};
+    if flow_ids.is_empty() {
+        return Ok(0);
+    }
+    // Loaded first: diesel does not take a subselect in an UPDATE or DELETE filter.
+    let chains: Vec<Id> = oauth2_codes::table
+        .filter(oauth2_codes::flow_id.eq_any(flow_ids))
+        .select(oauth2_codes::id)
+        .load(conn)?;
+    if chains.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(refresh::table.filter(refresh::chain_id.eq_any(&chains)))
+        .set(refresh::revoked.eq(true))
+        .execute(conn)?;
+    diesel::delete(
+        oauth2_access_tokens::table.filter(oauth2_access_tokens::code_id.eq_any(&chains)),
+    )
+    .execute(conn)
+}
+
+/// The token whose hash is one of `hashes`, expired or not.
+pub fn find(conn: &mut AnyConnection, hashes: &[String]) -> QueryResult<Option<AccessTokenRow>> {
+    oauth2_access_tokens::table
+        .filter(oauth2_access_tokens::token_hash.eq_any(hashes))
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_by_id(conn: &mut AnyConnection, id: Id) -> QueryResult<usize> {
+    diesel::delete(oauth2_access_tokens::table.find(id)).execute(conn)
 }

@@ -138,6 +138,7 @@ fn the_token_response_has_the_rfc_shape() {
         token_type: "bearer",
         expires_in: 3600,
         scope: "openid email".into(),
+        refresh_token: None,
         id_token: None,
     };
     let json = serde_json::to_value(response).unwrap();

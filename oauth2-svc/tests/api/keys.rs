@@ -232,18 +232,95 @@ async fn discovery_names_the_configured_issuer_and_endpoints_under_it() {
     // Exactly what the token endpoint accepts, and nothing that is not issued yet.
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
+    );
+    // CA-07: private_key_jwt signs with RS256 or ES256; subject types and ID-token algorithms
+    // are what this deployment has (public only by default, one RS256 key).
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
     );
     assert_eq!(
-        doc["grant_types_supported"],
-        serde_json::json!(["authorization_code"])
+        doc["subject_types_supported"],
+        serde_json::json!(["public"])
     );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    // RT-01, IR-*: refresh tokens, client credentials, revocation and public introspection
+    // exist, so discovery names them.
+    // The device flow (RFC 8628) and its endpoint, and the JWT bearer grant (RFC 7523).
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        format!("{}/oauth2/device/auth", app.public)
+    );
+    for grant in [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    ] {
+        assert!(
+            doc["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(grant)),
+            "{grant}"
+        );
+    }
     assert!(
-        !doc["scopes_supported"]
+        doc["scopes_supported"]
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("offline_access"))
     );
+    assert_eq!(
+        doc["revocation_endpoint"],
+        format!("{}/oauth2/revoke", app.public)
+    );
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{}/oauth2/introspect", app.public)
+    );
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert!(
+        doc["revocation_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("none"))
+    );
+    // AZ-14, AZ-15 and logout: response modes, prompt values, and RP-initiated, front- and
+    // back-channel logout with session ids.
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query", "fragment", "form_post"])
+    );
+    assert_eq!(
+        doc["prompt_values_supported"],
+        serde_json::json!(["none", "login", "consent", "select_account"])
+    );
+    assert_eq!(
+        doc["end_session_endpoint"],
+        format!("{}/oauth2/sessions/logout", app.public)
+    );
+    for flag in [
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+    ] {
+        assert_eq!(doc[flag], true, "{flag}");
+    }
 
     // The advertised jwks_uri serves the JWKS.
     let jwks: Value = get(&app.http, doc["jwks_uri"].as_str().unwrap())

@@ -3,8 +3,18 @@
 
 mod authorize;
 mod browser;
+mod client_assertion;
+mod client_update;
 mod clients;
+mod consent_sessions;
+mod device;
+mod handoff;
 mod helpers;
+mod jwt_bearer;
 mod keys;
+mod keys_admin;
+mod logout;
+mod pairwise;
+mod prompt;
 mod startup;
 mod token;

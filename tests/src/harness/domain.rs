@@ -138,7 +138,8 @@ impl Domain {
         oauth2_config
             .set("URLS__LOGIN", format!("{login_ui_url}/login"))
             .set("URLS__CONSENT", format!("{login_ui_url}/consent"))
-            .set("URLS__ERROR", format!("{login_ui_url}/error"));
+            .set("URLS__ERROR", format!("{login_ui_url}/error"))
+            .set("URLS__LOGOUT", format!("{login_ui_url}/logout"));
         if let Some(p) = ports {
             (identity_config.public_port, identity_config.admin_port) =
                 (Some(p.identity.0), Some(p.identity.1));

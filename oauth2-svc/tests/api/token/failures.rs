@@ -102,7 +102,8 @@ async fn token_client_secrets_are_rehashed_after_rotation() {
         &[("grant_type", "client_credentials")],
     )
     .await;
-    assert_oauth_error(res, 400, "unsupported_grant_type", &[]).await;
+    // Authenticated (not 401), then refused: the client lacks the grant.
+    assert_oauth_error(res, 400, "unauthorized_client", &[]).await;
     let stored_after = stored_secret_hash(&app.db.dsn).await;
     assert_ne!(
         stored_before, stored_after,
@@ -114,7 +115,8 @@ async fn token_client_secrets_are_rehashed_after_rotation() {
         &[("grant_type", "client_credentials")],
     )
     .await;
-    assert_oauth_error(res, 400, "unsupported_grant_type", &[]).await;
+    // Authenticated (not 401), then refused: the client lacks the grant.
+    assert_oauth_error(res, 400, "unauthorized_client", &[]).await;
 }
 
 async fn stored_secret_hash(dsn: &str) -> String {
@@ -245,12 +247,16 @@ async fn token_request_format_and_grant_types() {
     let app = flow_app().await;
     let (client_id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&client_id, &secret);
-    for grant in [
-        "password",
-        "client_credentials",
-        "implicit",
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    ] {
+    let cc = token(&app, &auth, &[("grant_type", "client_credentials")]).await;
+    assert_oauth_error(cc, 400, "unauthorized_client", &[&secret]).await;
+    let jwt = token(
+        &app,
+        &auth,
+        &[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")],
+    )
+    .await;
+    assert_oauth_error(jwt, 400, "unauthorized_client", &[&secret]).await;
+    for grant in ["password", "implicit"] {
         let res = token(&app, &auth, &[("grant_type", grant)]).await;
         assert_oauth_error(res, 400, "unsupported_grant_type", &[]).await;
     }

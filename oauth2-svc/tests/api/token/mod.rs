@@ -2,6 +2,8 @@
 //! authorization flow (security.md TK-*, CA-*, ID-*).
 
 mod failures;
+mod refresh;
+mod revocation;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -143,7 +145,10 @@ async fn token_confidential_client_exchanges_a_code() {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "openid email");
-    assert!(body.get("refresh_token").is_none(), "no refresh tokens yet");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "RT-01: no refresh token without offline_access"
+    );
 
     let claims = verify_with_jwks(&app, body["id_token"].as_str().unwrap()).await;
     assert_eq!(

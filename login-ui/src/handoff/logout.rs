@@ -1,0 +1,154 @@
+//! `/logout`: answers oauth2-svc's logout challenge. GET asks "Sign out of <client>?" with a
+//! form carrying login-ui's own CSRF token (bound to this browser and challenge); POST accepts
+//! (the browser goes on to oauth2-svc, which ends the session) or rejects (the user stays
+//! signed in).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use service_kit::http::RequestId;
+use shared_types::consent::OAuth2LogoutRequest;
+use tera::Context;
+
+use super::{csrf, page, problem, see_other, unavailable};
+use crate::api::{Answer, Kind};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct LogoutQuery {
+    logout_challenge: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    logout_challenge: String,
+    csrf_token: String,
+    decision: String,
+}
+
+fn invalid(state: &AppState) -> HttpResponse {
+    problem(
+        state,
+        StatusCode::NOT_FOUND,
+        "This sign-out link is not valid",
+        "The link may be incomplete or very old. Go back to the application and sign out again.",
+        None,
+    )
+}
+
+async fn load(
+    state: &AppState,
+    rid: &RequestId,
+    challenge: &str,
+) -> Result<OAuth2LogoutRequest, HttpResponse> {
+    match state
+        .upstreams
+        .get_request(Kind::Logout, challenge, rid)
+        .await
+    {
+        Ok(Answer::Ok(request)) => Ok(request),
+        Ok(Answer::Gone(restart)) => Err(see_other(&restart)),
+        Ok(_) => Err(invalid(state)),
+        Err(e) => Err(unavailable(state, e)),
+    }
+}
+
+pub async fn get_logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    rid: RequestId,
+    query: web::Query<LogoutQuery>,
+) -> HttpResponse {
+    let Some(challenge) = query.logout_challenge.as_deref().filter(|c| !c.is_empty()) else {
+        return problem(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Nothing to sign out of",
+            "This page is reached from an application's sign-out.",
+            None,
+        );
+    };
+    let request = match load(&state, &rid, challenge).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let secure = !state.settings.settings.dev;
+    let (cookie, new_cookie) = csrf::cookie_for(&req, csrf::Purpose::Logout, secure);
+    let client_name = request
+        .client
+        .map(|c| {
+            if c.client_name.is_empty() {
+                c.client_id.unwrap_or_default()
+            } else {
+                c.client_name
+            }
+        })
+        .unwrap_or_default();
+    let mut context = Context::new();
+    context.insert("client_name", &client_name);
+    context.insert("challenge", challenge);
+    context.insert("stayed", &false);
+    context.insert(
+        "csrf_token",
+        &csrf::token(
+            &state.settings.settings.secrets.cookie,
+            csrf::Purpose::Logout,
+            &cookie,
+            challenge,
+        ),
+    );
+    let mut response = page(&state, "logout.html", &context);
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+pub async fn post_logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    rid: RequestId,
+    form: web::Form<LogoutForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let secrets = &state.settings.settings.secrets.cookie;
+    let challenge = form.logout_challenge.as_str();
+    if !csrf::verify(
+        secrets,
+        &req,
+        csrf::Purpose::Logout,
+        challenge,
+        &form.csrf_token,
+    ) {
+        return problem(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Your answer could not be accepted",
+            "The form was not sent from this browser's sign-out page, or its cookie is missing. Go back to the application and try again.",
+            None,
+        );
+    }
+    if form.decision == "accept" {
+        let body = serde_json::json!({});
+        return match state
+            .upstreams
+            .decide(Kind::Logout, "accept", challenge, &body, &rid)
+            .await
+        {
+            Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
+            Ok(Answer::Gone(restart)) => see_other(&restart),
+            Ok(_) => invalid(&state),
+            Err(e) => unavailable(&state, e),
+        };
+    }
+    match state.upstreams.reject_logout(challenge, &rid).await {
+        Ok(Answer::Ok(())) => {
+            let mut context = Context::new();
+            context.insert("stayed", &true);
+            page(&state, "logout.html", &context)
+        }
+        Ok(Answer::Gone(restart)) => see_other(&restart),
+        Ok(_) => invalid(&state),
+        Err(e) => unavailable(&state, e),
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX oauth2_access_tokens_client_id_idx;
+DROP TABLE oauth2_refresh_tokens;
