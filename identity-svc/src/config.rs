@@ -136,26 +136,12 @@ impl Settings {
 }
 
 fn parse_public_url(raw: Option<&str>, dev: bool) -> Result<Url, SettingsError> {
-    const KEY: &str = "urls.self.public";
-    let raw = raw.ok_or_else(|| {
-        SettingsError::invalid(KEY, "is required (the public URL of this service)")
-    })?;
-    let url = Url::parse(raw).map_err(|e| SettingsError::invalid(KEY, e))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(SettingsError::invalid(
-            KEY,
-            "must not have a query or fragment",
-        ));
-    }
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if dev || loopback => Ok(url),
-        _ => Err(SettingsError::invalid(
-            KEY,
-            "must be an https URL (http is allowed on loopback or with dev = true)",
-        )),
-    }
+    settings::browser_url(
+        "urls.self.public",
+        raw,
+        dev,
+        "the public URL of this service",
+    )
 }
 
 #[cfg(test)]

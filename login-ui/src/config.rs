@@ -145,30 +145,13 @@ impl Settings {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-}
-
 fn parse_public_url(raw: Option<&str>, dev: bool) -> Result<Url, SettingsError> {
-    const KEY: &str = "urls.self.public";
-    let raw = raw.ok_or_else(|| {
-        SettingsError::invalid(KEY, "is required (the URL browsers use to reach login-ui)")
-    })?;
-    let url = Url::parse(raw).map_err(|e| SettingsError::invalid(KEY, e))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(SettingsError::invalid(
-            KEY,
-            "must not have a query or fragment",
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if dev || is_loopback(&url) => Ok(url),
-        _ => Err(SettingsError::invalid(
-            KEY,
-            "must be an https URL (http is allowed on loopback or with dev = true)",
-        )),
-    }
+    settings::browser_url(
+        "urls.self.public",
+        raw,
+        dev,
+        "the URL browsers use to reach login-ui",
+    )
 }
 
 /// Upstreams live on the private network, so plain http is allowed. The path is kept as a base

@@ -362,6 +362,34 @@ impl Default for LogSettings {
     }
 }
 
+/// A URL browsers reach a service at (`urls.self.*`): https, or http on loopback or with `dev`;
+/// no query or fragment. `what` says what the URL is for when it is missing.
+pub fn browser_url(
+    key: &str,
+    raw: Option<&str>,
+    dev: bool,
+    what: &str,
+) -> Result<url::Url, SettingsError> {
+    let raw =
+        raw.ok_or_else(|| SettingsError::invalid(key, format_args!("is required ({what})")))?;
+    let url = url::Url::parse(raw).map_err(|e| SettingsError::invalid(key, e))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(SettingsError::invalid(
+            key,
+            "must not have a query or fragment",
+        ));
+    }
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if dev || loopback => Ok(url),
+        _ => Err(SettingsError::invalid(
+            key,
+            "must be an https URL (http is allowed on loopback or with dev = true)",
+        )),
+    }
+}
+
 /// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.
 pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {

@@ -205,7 +205,11 @@ impl SessionCookies {
             .map(|c| c.value().to_string());
         let bearer = || {
             let value = req.headers().get("authorization")?.to_str().ok()?;
-            value.strip_prefix("Bearer ").map(str::to_string)
+            // The scheme name is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
         };
         let header = || {
             req.headers()

@@ -48,6 +48,7 @@ async fn whoami_accepts_the_token_as_a_header_too() {
     for (name, value) in [
         ("x-session-token", token.clone()),
         ("authorization", format!("Bearer {token}")),
+        ("authorization", format!("bearer {token}")),
     ] {
         let res = app
             .http
