@@ -133,6 +133,24 @@ impl Upstreams {
         self.call(Method::PUT, url, None, None, rid).await
     }
 
+    /// A logout URL for the browser's identity-svc session that returns to `return_to`.
+    pub async fn browser_logout(
+        &self,
+        cookie: Option<&str>,
+        return_to: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<shared_types::flow::LogoutFlow>, UpstreamError> {
+        let Some(cookie) = cookie else {
+            return Ok(Answer::Denied);
+        };
+        let mut url = self
+            .identity_public()
+            .join("self-service/logout/browser")
+            .expect("a fixed relative path joins");
+        url.query_pairs_mut().append_pair("return_to", return_to);
+        self.call(Method::GET, url, None, Some(cookie), rid).await
+    }
+
     /// The browser's identity-svc session, by its forwarded cookies.
     pub async fn whoami(
         &self,

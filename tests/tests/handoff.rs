@@ -20,7 +20,8 @@ async fn setup(domain: &Domain) -> (String, String) {
     let http = reqwest::Client::new();
     let client: Value = http
         .post(format!("{}/admin/clients", domain.oauth2.admin_url()))
-        .json(&json!({"client_name": "Demo app", "redirect_uris": [REDIRECT], "scope": "openid email profile offline_access"}))
+        .json(&json!({"client_name": "Demo app", "redirect_uris": [REDIRECT], "scope": "openid email profile offline_access",
+            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"]}))
         .send()
         .await
         .unwrap()
@@ -432,4 +433,55 @@ async fn an_injected_subject_is_ignored() {
         .await
         .unwrap();
     assert!(res.status().is_client_error());
+}
+
+/// RP-initiated logout through all three services: the user confirms at login-ui, which also
+/// ends the identity-svc session; the next sign-in needs the password again.
+#[tokio::test]
+async fn signing_out_ends_both_sessions() {
+    let s = signed_in().await;
+    let (consent, verifier) = s.to_consent().await;
+    let (done, _) = s.browser.submit(&consent, &[("decision", "grant")]).await;
+    let tokens =
+        s.rp.exchange_code(AuthorizationCode::new(query_param(&done, "code").unwrap()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&s.http)
+            .await
+            .unwrap();
+    let hint = tokens.id_token().unwrap().to_string();
+    let logout = reqwest::Url::parse_with_params(
+        &format!("{}/oauth2/sessions/logout", s.domain.issuer()),
+        &[
+            ("id_token_hint", hint.as_str()),
+            ("post_logout_redirect_uri", "http://127.0.0.1:9/bye"),
+            ("state", "s-1"),
+        ],
+    )
+    .unwrap();
+    let (page, form) = s.browser.follow_to_page(logout.as_str()).await;
+    assert!(page.contains("/logout?logout_challenge="), "{page}");
+    let (end, _) = s
+        .browser
+        .submit(&form.unwrap(), &[("decision", "accept")])
+        .await;
+    assert!(end.starts_with("http://127.0.0.1:9/bye"), "{end}");
+    assert_eq!(query_param(&end, "state").as_deref(), Some("s-1"));
+
+    // Both sessions are gone: the next authorization shows the login form.
+    let (pkce, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) =
+        s.rp.authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(pkce)
+        .url();
+    let (next, form) = s.browser.follow_to_page(url.as_str()).await;
+    assert!(
+        next.contains("/login?flow="),
+        "a password is needed again: {next}"
+    );
+    assert!(form.unwrap().text.contains("password"));
 }

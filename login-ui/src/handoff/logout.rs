@@ -104,6 +104,30 @@ pub async fn get_logout(
     response
 }
 
+/// Signing out of the apps also signs out of identity-svc: the browser passes through its
+/// logout URL, which returns it to oauth2-svc's logout verifier. Without an identity-svc session,
+/// or if identity-svc refuses, the browser goes to the verifier directly (oauth2-svc's logout
+/// still happens) and the cause is logged.
+async fn end_identity_session(
+    state: &AppState,
+    req: &HttpRequest,
+    rid: &RequestId,
+    next: &str,
+) -> HttpResponse {
+    match state
+        .upstreams
+        .browser_logout(super::cookies(req), next, rid)
+        .await
+    {
+        Ok(Answer::Ok(flow)) => see_other(&flow.logout_url),
+        Ok(_) => see_other(next),
+        Err(e) => {
+            tracing::warn!(error = %e, "identity-svc did not give a logout URL; its session stays");
+            see_other(next)
+        }
+    }
+}
+
 pub async fn post_logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -135,7 +159,9 @@ pub async fn post_logout(
             .decide(Kind::Logout, "accept", challenge, &body, &rid)
             .await
         {
-            Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
+            Ok(Answer::Ok(redirect)) => {
+                end_identity_session(&state, &req, &rid, &redirect.redirect_to).await
+            }
             Ok(Answer::Gone(restart)) => see_other(&restart),
             Ok(_) => invalid(&state),
             Err(e) => unavailable(&state, e),

@@ -119,6 +119,13 @@ impl Domain {
             None => reserve_port()?,
         };
         let login_ui_url = format!("http://127.0.0.1:{login_ui_port}");
+        // identity-svc must know the issuer before oauth2-svc starts: after a sign-out it returns
+        // the browser to oauth2-svc's logout verifier.
+        let oauth2_port = match ports {
+            Some(p) => p.oauth2.0,
+            None => reserve_port()?,
+        };
+        let issuer = format!("http://127.0.0.1:{oauth2_port}");
 
         let mut identity_config = base_config(Service::Identity, Some(&identity_dsn));
         identity_config
@@ -132,7 +139,7 @@ impl Domain {
             )
             .set(
                 "SELFSERVICE__ALLOWED_RETURN_URLS",
-                format!("[{login_ui_url}/]"),
+                format!("[{login_ui_url}/,{issuer}/oauth2/sessions/logout]"),
             );
         let mut oauth2_config = base_config(Service::OAuth2, Some(&oauth2_dsn));
         oauth2_config
@@ -140,6 +147,7 @@ impl Domain {
             .set("URLS__CONSENT", format!("{login_ui_url}/consent"))
             .set("URLS__ERROR", format!("{login_ui_url}/error"))
             .set("URLS__LOGOUT", format!("{login_ui_url}/logout"));
+        oauth2_config.public_port = Some(oauth2_port);
         if let Some(p) = ports {
             (identity_config.public_port, identity_config.admin_port) =
                 (Some(p.identity.0), Some(p.identity.1));
