@@ -25,6 +25,8 @@ pub struct Settings {
     pub hashers: crate::credential::HashersSettings,
     pub selfservice: crate::flow::SelfServiceSettings,
     pub session: crate::session::SessionSettings,
+    /// `janitor.*`: deletion of expired rows (see docs/operations.md).
+    pub janitor: service_kit::janitor::JanitorSettings,
     /// The time flows and sessions run on; tests move it. Not a setting.
     #[serde(skip)]
     pub clock: service_kit::clock::Clock,
@@ -95,6 +97,7 @@ impl Default for Settings {
             hashers: Default::default(),
             selfservice: Default::default(),
             session: Default::default(),
+            janitor: Default::default(),
             clock: Default::default(),
             dev: false,
         }
@@ -123,6 +126,7 @@ impl Settings {
         self.secrets.cookie.validate("secrets.cookie")?;
         self.secrets.cipher.validate("secrets.cipher")?;
         self.serve.request_limits.validate()?;
+        self.janitor.validate()?;
         let public_url = parse_public_url(self.urls.self_.public.as_deref(), self.dev)?;
         let flows = self.selfservice.validate()?;
         self.session.validate()?;

@@ -11,6 +11,7 @@ pub mod error;
 mod csrf;
 mod flow;
 mod identity;
+pub mod janitor;
 mod schema;
 mod session;
 mod state;
@@ -51,11 +52,14 @@ pub async fn build(
         schemas,
         passwords,
     ));
+    let metrics = Metrics::new(INFO.service);
+    let janitor_registry = metrics.registry().clone();
+    let janitor_db = db.clone();
     let edge = Edge {
         ops: Ops {
             info: INFO,
             ready: database_ready_check(db),
-            metrics: Metrics::new(INFO.service),
+            metrics,
         },
         limits: settings.settings.serve.request_limits.clone(),
         workers: settings.settings.serve.workers,
@@ -73,7 +77,8 @@ pub async fn build(
         identity::handlers::admin_routes(cfg);
         schema::handlers::routes(cfg);
     });
-    let app = Application::start(listeners, edge, public, admin)?;
+    let mut app = Application::start(listeners, edge, public, admin)?;
+    janitor::attach(&mut app, janitor_db, settings.clone(), &janitor_registry)?;
     tracing::info!(public = app.public_port(), admin = app.admin_port(), public_url = %settings.public_url, "identity-svc started");
     Ok(app)
 }

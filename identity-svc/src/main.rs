@@ -18,6 +18,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete expired rows once (as the background janitor does) and print the counts.
+    Janitor,
     /// Print the version.
     Version,
 }
@@ -55,6 +57,9 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => identity_svc::migrate(settings)
             .await
             .map(|n| println!("applied {n} migration(s)")),
+        Command::Janitor => identity_svc::janitor::run_once(settings)
+            .await
+            .map(|report| print!("{report}")),
         Command::Version => Ok(()),
     };
     match outcome {

@@ -21,6 +21,8 @@ pub enum Answer<T> {
     Denied,
     /// Expired flow (identity-svc's 410) with where to start again.
     Expired(Option<String>),
+    /// 400 where a page can explain it: a wrong user code for a device challenge.
+    Invalid,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,19 @@ impl Upstreams {
         cookie: Option<&str>,
         request_id: &RequestId,
     ) -> Result<Answer<T>, UpstreamError> {
+        let (status, text, shown) = self.send(method, url, body, cookie, request_id).await?;
+        interpret(status, &text, &shown)
+    }
+
+    /// Sends one request; answers the status, the body and the URL to name in errors.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        cookie: Option<&str>,
+        request_id: &RequestId,
+    ) -> Result<(StatusCode, Vec<u8>, String), UpstreamError> {
         let shown = format!("{}{}", url.origin().ascii_serialization(), url.path());
         let fail = |reason: String| UpstreamError {
             url: shown.clone(),
@@ -63,28 +78,7 @@ impl Upstreams {
             .bytes()
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
-        match status {
-            // Hydra's logout reject answers 204 with no body.
-            StatusCode::NO_CONTENT => serde_json::from_slice(b"null")
-                .map(Answer::Ok)
-                .map_err(|e| fail(format!("unexpected empty body: {e}"))),
-            s if s.is_success() => serde_json::from_slice(&text)
-                .map(Answer::Ok)
-                .map_err(|e| fail(format!("unexpected body: {e}"))),
-            StatusCode::GONE => {
-                let value: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
-                if let Some(redirect) = value["redirect_to"].as_str() {
-                    return Ok(Answer::Gone(redirect.to_string()));
-                }
-                let restart = value["error"]["details"]["redirect_to"]
-                    .as_str()
-                    .map(str::to_string);
-                Ok(Answer::Expired(restart))
-            }
-            StatusCode::NOT_FOUND => Ok(Answer::NotFound),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Answer::Denied),
-            other => Err(fail(format!("status {other}"))),
-        }
+        Ok((status, text.to_vec(), shown))
     }
 
     fn oauth2(&self, path: &str, param: &str, challenge: &str) -> Url {
@@ -121,6 +115,23 @@ impl Upstreams {
             reason: e.to_string(),
         })?;
         self.call(Method::PUT, url, Some(body), None, rid).await
+    }
+
+    /// Accepts the user code typed for a device challenge. A wrong code is [`Answer::Invalid`]
+    /// (oauth2-svc counts it and ends the challenge after a few).
+    pub async fn accept_user_code(
+        &self,
+        challenge: &str,
+        user_code: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<OAuth2RedirectTo>, UpstreamError> {
+        let url = self.oauth2(Kind::Device.path("accept"), Kind::Device.param(), challenge);
+        let body = serde_json::json!({ "user_code": user_code });
+        let (status, text, shown) = self.send(Method::PUT, url, Some(body), None, rid).await?;
+        if status == StatusCode::BAD_REQUEST {
+            return Ok(Answer::Invalid);
+        }
+        interpret(status, &text, &shown)
     }
 
     /// Rejects a logout challenge (Hydra answers 204 with no body).
@@ -196,6 +207,14 @@ impl Upstreams {
         self.call(Method::GET, url, None, None, rid).await
     }
 
+    /// Where a browser signs in again although it has a session (`refresh=true`), coming back
+    /// to `return_to`: for `prompt=login` and `max_age`.
+    pub fn browser_refresh_login(&self, return_to: &str) -> Url {
+        let mut url = self.browser_login(Some(return_to));
+        url.query_pairs_mut().append_pair("refresh", "true");
+        url
+    }
+
     /// Where a browser starts an identity-svc login that comes back to `return_to`.
     pub fn browser_login(&self, return_to: Option<&str>) -> Url {
         let mut url = self
@@ -209,12 +228,48 @@ impl Upstreams {
     }
 }
 
-/// The two kinds of challenge login-ui answers.
+/// What a status and body mean for a page.
+fn interpret<T: DeserializeOwned>(
+    status: StatusCode,
+    text: &[u8],
+    shown: &str,
+) -> Result<Answer<T>, UpstreamError> {
+    let fail = |reason: String| UpstreamError {
+        url: shown.to_string(),
+        reason,
+    };
+    match status {
+        // Hydra's logout reject answers 204 with no body.
+        StatusCode::NO_CONTENT => serde_json::from_slice(b"null")
+            .map(Answer::Ok)
+            .map_err(|e| fail(format!("unexpected empty body: {e}"))),
+        s if s.is_success() => serde_json::from_slice(text)
+            .map(Answer::Ok)
+            .map_err(|e| fail(format!("unexpected body: {e}"))),
+        StatusCode::GONE => {
+            let value: serde_json::Value = serde_json::from_slice(text).unwrap_or_default();
+            if let Some(redirect) = value["redirect_to"].as_str() {
+                return Ok(Answer::Gone(redirect.to_string()));
+            }
+            let restart = value["error"]["details"]["redirect_to"]
+                .as_str()
+                .map(str::to_string);
+            Ok(Answer::Expired(restart))
+        }
+        StatusCode::NOT_FOUND => Ok(Answer::NotFound),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Answer::Denied),
+        other => Err(fail(format!("status {other}"))),
+    }
+}
+
+/// The kinds of challenge login-ui answers.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     Login,
     Consent,
     Logout,
+    /// A device challenge (RFC 8628): only `accept` with a user code exists.
+    Device,
 }
 
 impl Kind {
@@ -223,6 +278,7 @@ impl Kind {
             Kind::Login => "login_challenge",
             Kind::Consent => "consent_challenge",
             Kind::Logout => "logout_challenge",
+            Kind::Device => "device_challenge",
         }
     }
 
@@ -237,6 +293,7 @@ impl Kind {
             (Kind::Logout, "") => "admin/oauth2/auth/requests/logout",
             (Kind::Logout, "accept") => "admin/oauth2/auth/requests/logout/accept",
             (Kind::Logout, _) => "admin/oauth2/auth/requests/logout/reject",
+            (Kind::Device, _) => "admin/oauth2/auth/requests/device/accept",
         }
     }
 }

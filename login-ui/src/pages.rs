@@ -10,13 +10,18 @@ use tera::{Context, Tera};
 
 use crate::upstream::Statuses;
 
-const BUNDLED: [(&str, &str); 6] = [
+const BUNDLED: [(&str, &str); 8] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("logout.html", include_str!("../templates/logout.html")),
+    ("device.html", include_str!("../templates/device.html")),
+    (
+        "device_done.html",
+        include_str!("../templates/device_done.html"),
+    ),
 ];
 const STYLESHEET: &str = include_str!("../templates/olympus.css");
 const STYLESHEET_NAME: &str = "olympus.css";
@@ -105,6 +110,10 @@ impl Pages {
             .context("the consent page does not render")?;
         self.render("logout.html", &crate::handoff::samples::logout())
             .context("the logout page does not render")?;
+        self.render("device.html", &crate::handoff::samples::device())
+            .context("the device page does not render")?;
+        self.render("device_done.html", &crate::handoff::samples::device_done())
+            .context("the device done page does not render")?;
         Ok(())
     }
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub oauth2: OAuth2Settings,
     pub oidc: OidcSettings,
     pub strategies: Strategies,
+    /// `janitor.*`: deletion of expired rows (see docs/operations.md).
+    pub janitor: service_kit::janitor::JanitorSettings,
     /// The time challenges, codes and tokens run on; tests move it. Not a setting.
     #[serde(skip)]
     pub clock: service_kit::clock::Clock,
@@ -326,6 +328,7 @@ impl Default for Settings {
             oauth2: OAuth2Settings::default(),
             oidc: OidcSettings::default(),
             strategies: Strategies::default(),
+            janitor: Default::default(),
             clock: Default::default(),
             dev: false,
         }
@@ -363,6 +366,7 @@ impl Settings {
         self.secrets.system.validate("secrets.system")?;
         self.secrets.cookie.validate("secrets.cookie")?;
         self.serve.request_limits.validate()?;
+        self.janitor.validate()?;
         let issuer = parse_issuer(self.urls.self_.issuer.as_deref(), self.dev)?;
         let login_ui = ui_url("urls.login", self.urls.login.as_deref())?;
         let consent_ui = ui_url("urls.consent", self.urls.consent.as_deref())?;

@@ -6,11 +6,14 @@ pub mod config;
 pub mod db;
 pub mod error;
 
+pub mod cli;
+
 mod authorize;
 mod client;
 mod consent;
 mod device;
 mod flow;
+pub mod janitor;
 mod jwk;
 mod jwt_bearer;
 mod keyed;
@@ -51,6 +54,8 @@ pub async fn build(
     let keys = jwk::KeyRing::load(&db, &settings.settings).await?;
     let state = actix_web::web::Data::new(AppState::new(settings.clone(), db.clone(), keys));
     let metrics = Metrics::new(INFO.service);
+    let janitor_registry = metrics.registry().clone();
+    let janitor_db = db.clone();
     let backchannel =
         actix_web::web::Data::new(logout::backchannel::BackChannel::new(metrics.registry())?);
     let admin_backchannel = backchannel.clone();
@@ -86,7 +91,8 @@ pub async fn build(
         device::handlers::admin_routes(cfg);
         jwt_bearer::handlers::admin_routes(cfg);
     });
-    let app = Application::start(listeners, edge, public, admin)?;
+    let mut app = Application::start(listeners, edge, public, admin)?;
+    janitor::attach(&mut app, janitor_db, settings.clone(), &janitor_registry)?;
     tracing::info!(public = app.public_port(), admin = app.admin_port(), issuer = %settings.issuer, "oauth2-svc started");
     Ok(app)
 }

@@ -18,8 +18,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete expired rows once (as the background janitor does) and print the counts.
+    Janitor,
     /// Print the version.
     Version,
+    #[command(flatten)]
+    Operator(Box<oauth2_svc::cli::Command>),
 }
 
 #[tokio::main]
@@ -28,6 +32,9 @@ async fn main() -> std::process::ExitCode {
     if let Command::Version = cli.command {
         println!("{} {}", oauth2_svc::INFO.service, oauth2_svc::INFO.version);
         return std::process::ExitCode::SUCCESS;
+    }
+    if let Command::Operator(command) = cli.command {
+        return oauth2_svc::cli::run(*command).await;
     }
     let settings = match Settings::load(cli.common.config.as_deref()) {
         Ok(s) => s,
@@ -51,7 +58,10 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => oauth2_svc::migrate(settings)
             .await
             .map(|n| println!("applied {n} migration(s)")),
-        Command::Version => Ok(()),
+        Command::Janitor => oauth2_svc::janitor::run_once(settings)
+            .await
+            .map(|report| print!("{report}")),
+        Command::Version | Command::Operator(_) => Ok(()),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

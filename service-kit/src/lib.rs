@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod http;
+pub mod janitor;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -61,6 +61,19 @@ pub struct Application {
     admin_port: u16,
     public: Server,
     admin: Server,
+    background: Background,
+}
+
+/// Background tasks of an application (the janitor): aborted when it stops or is dropped.
+#[derive(Default)]
+struct Background(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -77,7 +90,13 @@ impl Application {
             admin_port,
             public: serve(listeners.public, "public", edge.clone(), public)?,
             admin: serve(listeners.admin, "admin", edge, admin)?,
+            background: Background::default(),
         })
+    }
+
+    /// Ties `task` to this application: it is aborted when the application stops.
+    pub fn attach(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.background.0.push(task.abort_handle());
     }
 
     pub fn public_port(&self) -> u16 {
@@ -98,6 +117,7 @@ impl Application {
 
     /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`]; in-flight requests finish first.
     pub async fn run_until_stopped(self) -> io::Result<()> {
+        let _background = self.background;
         let (public, admin) = tokio::join!(self.public, self.admin);
         public.and(admin)
     }

@@ -10,37 +10,8 @@ use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
     IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
-use serde_json::{Value, json};
-use support::{Browser, query_param};
-
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn setup(domain: &Domain) -> (String, String) {
-    let http = reqwest::Client::new();
-    let client: Value = http
-        .post(format!("{}/admin/clients", domain.oauth2.admin_url()))
-        .json(&json!({"client_name": "Demo app", "redirect_uris": [REDIRECT], "scope": "openid email profile offline_access",
-            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let res = http
-        .post(format!("{}/admin/identities", domain.identity.admin_url()))
-        .json(&json!({"schema_id": "default", "traits": {"email": "ada@example.com", "name": {"first": "Ada", "last": "Lovelace"}},
-            "credentials": {"password": {"config": {"password": PASSWORD}}}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    (
-        client["client_id"].as_str().unwrap().into(),
-        client["client_secret"].as_str().unwrap().into(),
-    )
-}
+use serde_json::Value;
+use support::{Browser, PASSWORD, REDIRECT, query_param, setup, signed_in};
 
 #[tokio::test]
 async fn a_browser_signs_in_through_all_three_services() {
@@ -171,93 +142,6 @@ async fn a_browser_signs_in_through_all_three_services() {
         .submit(&page.unwrap(), &[("decision", "grant")])
         .await;
     assert!(query_param(&done, "code").is_some());
-}
-
-/// One signed-in browser and a relying party, ready for further authorizations.
-struct Signed {
-    domain: Domain,
-    rp: openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >,
-    http: openidconnect::reqwest::Client,
-    browser: Browser,
-    client_id: String,
-}
-
-async fn signed_in() -> Signed {
-    let domain = Domain::start_with(DomainOptions {
-        dev: true,
-        ..Default::default()
-    })
-    .await
-    .expect("domain starts");
-    let (client_id, secret) = setup(&domain).await;
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(domain.issuer()).unwrap(), &http)
-            .await
-            .unwrap();
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client_id.clone()),
-        Some(ClientSecret::new(secret)),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
-    let browser = Browser::new();
-    // Sign in once so the browser holds an identity-svc session.
-    let (url, _, _) = rp
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(PkceCodeChallenge::new_random_sha256().0)
-        .url();
-    let (_, form) = browser.follow_to_page(url.as_str()).await;
-    let (_, consent) = browser
-        .submit(
-            &form.unwrap(),
-            &[("identifier", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    browser
-        .submit(&consent.unwrap(), &[("decision", "grant")])
-        .await;
-    Signed {
-        domain,
-        rp,
-        http,
-        browser,
-        client_id,
-    }
-}
-
-impl Signed {
-    /// Runs an authorization up to the consent page.
-    async fn to_consent(&self) -> (support::Form, openidconnect::PkceCodeVerifier) {
-        let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, _, _) = self
-            .rp
-            .authorize_url(
-                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
-            .add_scope(Scope::new("email".into()))
-            .set_pkce_challenge(pkce)
-            .url();
-        let (page, form) = self.browser.follow_to_page(url.as_str()).await;
-        assert!(page.contains("/consent?consent_challenge="), "{page}");
-        (form.unwrap(), verifier)
-    }
 }
 
 /// LC-10: the user clicks Deny.

@@ -5,6 +5,7 @@ mod browser;
 mod errors;
 mod helpers;
 mod identities;
+mod janitor;
 mod login;
 mod passwords;
 mod schemas;

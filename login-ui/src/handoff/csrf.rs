@@ -1,7 +1,8 @@
-//! login-ui's own CSRF protection for its consent and logout forms: a random cookie (scoped to
-//! the form's path), and a form token that is an HMAC of the purpose, that cookie and the
-//! challenge under `secrets.cookie`, so a token is good only for this browser, this form and
-//! this challenge.
+//! login-ui's own CSRF protection for its consent, logout and device forms: a random cookie
+//! (scoped to the form's path), and a form token that is an HMAC of the purpose, that cookie and
+//! the challenge under `secrets.cookie`, so a token is good only for this browser, this form and
+//! this challenge. The same HMAC stamps the time a re-authentication was asked for
+//! ([`Purpose::Reauth`]), so that a return URL cannot claim a fresher sign-in than happened.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -19,6 +20,9 @@ pub const COOKIE: &str = "olympus_ui_csrf";
 pub enum Purpose {
     Consent,
     Logout,
+    Device,
+    /// Not a form: the time login-ui sent a browser to sign in again for a login challenge.
+    Reauth,
 }
 
 impl Purpose {
@@ -26,6 +30,8 @@ impl Purpose {
         match self {
             Purpose::Consent => "consent",
             Purpose::Logout => "logout",
+            Purpose::Device => "device",
+            Purpose::Reauth => "reauth",
         }
     }
 
@@ -33,6 +39,8 @@ impl Purpose {
         match self {
             Purpose::Consent => "/consent",
             Purpose::Logout => "/logout",
+            Purpose::Device => "/device",
+            Purpose::Reauth => "/login",
         }
     }
 }
@@ -88,11 +96,25 @@ pub fn verify(
     challenge: &str,
     token: &str,
 ) -> bool {
-    let (Some(cookie), Ok(given)) = (req.cookie(COOKIE), URL_SAFE_NO_PAD.decode(token)) else {
+    let Some(cookie) = req.cookie(COOKIE) else {
+        return false;
+    };
+    verify_value(secrets, purpose, cookie.value(), challenge, token)
+}
+
+/// Whether `token` was made for `value` (a cookie, or a stamped time) and this challenge.
+pub fn verify_value(
+    secrets: &SecretList,
+    purpose: Purpose,
+    value: &str,
+    challenge: &str,
+    token: &str,
+) -> bool {
+    let Ok(given) = URL_SAFE_NO_PAD.decode(token) else {
         return false;
     };
     secrets.all().iter().any(|s| {
-        mac(s.expose().as_bytes(), purpose, cookie.value(), challenge)
+        mac(s.expose().as_bytes(), purpose, value, challenge)
             .verify_slice(&given)
             .is_ok()
     })

@@ -1,9 +1,10 @@
 //! The handoff pages: `/login` (answers oauth2-svc's login challenge from the browser's
-//! identity-svc session, or renders identity-svc's login flow), `/consent`, `/logout` and
-//! `/error`.
+//! identity-svc session, or renders identity-svc's login flow), `/consent`, `/logout`,
+//! `/device` (the device flow's user code) and `/error`.
 
 mod consent;
 mod csrf;
+mod device;
 mod errors;
 mod login;
 mod logout;
@@ -23,6 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(consent::post_consent))
         .route("/logout", web::get().to(logout::get_logout))
         .route("/logout", web::post().to(logout::post_logout))
+        .route("/device", web::get().to(device::get_device))
+        .route("/device", web::post().to(device::post_device))
+        .route("/device/done", web::get().to(device::get_device_done))
         .route("/error", web::get().to(errors::get_error));
 }
 
@@ -123,6 +127,23 @@ pub mod samples {
         context.insert("challenge", "c");
         context.insert("csrf_token", "t");
         context.insert("stayed", &false);
+        context
+    }
+
+    pub fn device() -> Context {
+        let mut context = Context::new();
+        context.insert("challenge", "c");
+        context.insert("csrf_token", "t");
+        context.insert("user_code", "BCDF-GHJK");
+        context.insert("error", &Some("wrong"));
+        context
+    }
+
+    pub fn device_done() -> Context {
+        let mut context = Context::new();
+        context.insert("error", &true);
+        context.insert("title", "t");
+        context.insert("description", "d");
         context
     }
 }

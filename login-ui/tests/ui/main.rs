@@ -1,6 +1,7 @@
 //! login-ui integration tests: the real service on port-0 listeners with random secrets, its
 //! upstreams either closed ports or a stub answering `/health/alive`.
 
+mod device;
 mod helpers;
 mod pages;
 mod startup;

@@ -52,6 +52,11 @@ pub fn document(issuer: &str) -> Value {
         ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        // Hydra's own two fields, required by its OpenAPI document (its SDKs refuse a document
+        // without them). Hydra lists the ID-token key's algorithm in both; userinfo answers are
+        // never signed here, so that one says `none`.
+        "id_token_signed_response_alg": ["RS256"],
+        "userinfo_signed_response_alg": ["none"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         // Public clients may revoke their own tokens (RFC 7009 §2.1) but not introspect.
@@ -98,6 +103,7 @@ async fn discover_oidc_configuration(state: web::Data<AppState>) -> HttpResponse
     let subjects = &state.settings.settings.oidc.subject_identifiers;
     doc["subject_types_supported"] = json!(subjects.supported_types);
     doc["id_token_signing_alg_values_supported"] = json!(state.keys.id_token_algs());
+    doc["id_token_signed_response_alg"] = json!(state.keys.id_token_algs());
     HttpResponse::Ok()
         .insert_header(("cache-control", CACHE_CONTROL))
         .json(doc)
@@ -136,5 +142,8 @@ mod tests {
             json!(["RS256"])
         );
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        // Required by Hydra's OpenAPI document; its SDKs refuse a document without them.
+        assert_eq!(doc["id_token_signed_response_alg"], json!(["RS256"]));
+        assert_eq!(doc["userinfo_signed_response_alg"], json!(["none"]));
     }
 }

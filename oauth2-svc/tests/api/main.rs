@@ -3,6 +3,7 @@
 
 mod authorize;
 mod browser;
+mod cli;
 mod client_assertion;
 mod client_update;
 mod clients;
@@ -10,6 +11,7 @@ mod consent_sessions;
 mod device;
 mod handoff;
 mod helpers;
+mod janitor;
 mod jwt_bearer;
 mod keys;
 mod keys_admin;

@@ -1,7 +1,17 @@
 //! A browser for end-to-end tests: keeps cookies, follows redirects one by one, and fills forms
-//! only from what the page itself says (its action, method and fields).
+//! only from what the page itself says (its action, method and fields); and ([`rp`]) a domain
+//! with a registered client, a user and a signed-in browser.
+
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
+
+mod rp;
+
+pub use rp::{
+    PASSWORD, REDIRECT, Rp, Signed, dev_domain, setup, setup_with, signed_in, signed_in_with,
+};
 
 /// A form as the page shows it.
 #[derive(Debug, Clone)]

@@ -1,0 +1,88 @@
+//! The janitor of identity-svc: deletes login flows and sessions (active or not) that expired
+//! more than `janitor.keep_expired` ago, in bounded batches. It runs in the background every
+//! `janitor.interval` and once with `identity-svc janitor`. Nothing references either table,
+//! so the order does not matter.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use prometheus::{IntCounterVec, Registry};
+use service_kit::db::{AnyConnection, Db, DbError, Id};
+use service_kit::janitor::{Report, Step, Sweep, step};
+use service_kit::server::Application;
+
+use crate::config::{Settings, Validated};
+use crate::db::schema::{selfservice_login_flows as login_flows, sessions};
+
+/// One janitor run over `db` at the settings' clock.
+pub async fn sweep(
+    db: &Db,
+    settings: &Validated,
+    counter: Option<&IntCounterVec>,
+) -> Result<Report, DbError> {
+    let s = &settings.settings;
+    let cutoff = s.janitor.cutoff(s.clock.now());
+    let steps: Vec<(&'static str, Step)> = vec![
+        ("selfservice_login_flows", step(delete_login_flows, cutoff)),
+        ("sessions", step(delete_sessions, cutoff)),
+    ];
+    Sweep {
+        db,
+        batch_size: s.janitor.batch_size,
+        counter,
+    }
+    .run(steps)
+    .await
+}
+
+/// The `janitor` command: validates the settings, opens the database and runs once.
+pub async fn run_once(settings: Settings) -> anyhow::Result<Report> {
+    let settings = settings.validate()?;
+    let db = crate::open_database(&settings).await?;
+    Ok(sweep(&db, &settings, None).await?)
+}
+
+/// Starts the background janitor (unless `janitor.interval` is 0), tied to `app`, counting
+/// deleted rows on `registry`.
+pub fn attach(
+    app: &mut Application,
+    db: Db,
+    settings: Validated,
+    registry: &Registry,
+) -> anyhow::Result<()> {
+    let counter = service_kit::janitor::counter(registry)?;
+    let interval = settings.settings.janitor.interval;
+    let task = service_kit::janitor::spawn(interval, move || {
+        let (db, settings, counter) = (db.clone(), settings.clone(), counter.clone());
+        async move { Ok(sweep(&db, &settings, Some(&counter)).await?) }
+    });
+    if let Some(task) = task {
+        app.attach(task);
+    }
+    Ok(())
+}
+
+// Ids are selected with LIMIT and deleted by id: portable across SQLite and PostgreSQL.
+
+fn delete_login_flows(
+    c: &mut AnyConnection,
+    limit: i64,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    let ids: Vec<Id> = login_flows::table
+        .filter(login_flows::expires_at.lt(cutoff))
+        .select(login_flows::id)
+        .limit(limit)
+        .load(c)?;
+    diesel::delete(login_flows::table.filter(login_flows::id.eq_any(&ids))).execute(c)
+}
+
+/// Sessions past expiry, whether still active or already ended (ended sessions stay listed
+/// in the admin API until they expire, as in Kratos).
+fn delete_sessions(c: &mut AnyConnection, limit: i64, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    let ids: Vec<Id> = sessions::table
+        .filter(sessions::expires_at.lt(cutoff))
+        .select(sessions::id)
+        .limit(limit)
+        .load(c)?;
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ids))).execute(c)
+}
