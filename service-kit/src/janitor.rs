@@ -165,6 +165,25 @@ pub fn counter(registry: &Registry) -> anyhow::Result<IntCounterVec> {
     Ok(counter)
 }
 
+/// Starts the background janitor of `app` (unless `interval` is 0): `sweep` runs every
+/// `interval`, counting deleted rows on a counter registered on `registry`; it stops with `app`.
+pub fn attach<F, Fut>(
+    app: &mut crate::server::Application,
+    interval: Duration,
+    registry: &Registry,
+    sweep: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(IntCounterVec) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<Report>> + Send,
+{
+    let counter = counter(registry)?;
+    if let Some(task) = spawn(interval, move || sweep(counter.clone())) {
+        app.attach(task);
+    }
+    Ok(())
+}
+
 /// Runs `sweep` every `interval` (first after one interval) until the returned task is
 /// aborted; `None` when the interval is 0. Failures are logged and retried next time.
 pub fn spawn<F, Fut>(interval: Duration, sweep: F) -> Option<tokio::task::JoinHandle<()>>

@@ -72,14 +72,9 @@ pub fn attach(
     settings: Validated,
     registry: &Registry,
 ) -> anyhow::Result<()> {
-    let counter = service_kit::janitor::counter(registry)?;
     let interval = settings.settings.janitor.interval;
-    let task = service_kit::janitor::spawn(interval, move || {
-        let (db, settings, counter) = (db.clone(), settings.clone(), counter.clone());
+    service_kit::janitor::attach(app, interval, registry, move |counter| {
+        let (db, settings) = (db.clone(), settings.clone());
         async move { Ok(sweep(&db, &settings, Some(&counter)).await?) }
-    });
-    if let Some(task) = task {
-        app.attach(task);
-    }
-    Ok(())
+    })
 }

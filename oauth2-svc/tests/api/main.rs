@@ -2,6 +2,7 @@
 //! (SQLite, or PostgreSQL when OLYMPUS_TEST_POSTGRES is set).
 
 mod authorize;
+mod authorize_sessions;
 mod browser;
 mod cli;
 mod client_assertion;
