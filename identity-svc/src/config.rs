@@ -27,6 +27,10 @@ pub struct Settings {
     pub session: crate::session::SessionSettings,
     /// `janitor.*`: deletion of expired rows (see docs/operations.md).
     pub janitor: service_kit::janitor::JanitorSettings,
+    /// `hooks.*`: web hooks told when an identity ends (off unless a URL is set).
+    pub hooks: crate::hooks::HooksSettings,
+    /// `outbox.*`: delivery of notices to other systems (retries, batches, leases).
+    pub outbox: crate::outbox::OutboxSettings,
     /// The time flows and sessions run on; tests move it. Not a setting.
     #[serde(skip)]
     pub clock: service_kit::clock::Clock,
@@ -98,6 +102,8 @@ impl Default for Settings {
             selfservice: Default::default(),
             session: Default::default(),
             janitor: Default::default(),
+            hooks: Default::default(),
+            outbox: Default::default(),
             clock: Default::default(),
             dev: false,
         }
@@ -111,6 +117,8 @@ pub struct Validated {
     pub dsn: Dsn,
     pub public_url: Url,
     pub flows: crate::flow::FlowConfig,
+    /// The identity lifecycle web hook, when it is on.
+    pub lifecycle_hook: Option<crate::hooks::LifecycleHook>,
 }
 
 impl Settings {
@@ -130,11 +138,14 @@ impl Settings {
         let public_url = parse_public_url(self.urls.self_.public.as_deref(), self.dev)?;
         let flows = self.selfservice.validate()?;
         self.session.validate()?;
+        let lifecycle_hook = self.hooks.validate()?;
+        self.outbox.validate()?;
         Ok(Validated {
             settings: self,
             dsn,
             public_url,
             flows,
+            lifecycle_hook,
         })
     }
 }

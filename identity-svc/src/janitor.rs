@@ -1,7 +1,7 @@
 //! The janitor of identity-svc: deletes login flows and sessions (active or not) that expired
-//! more than `janitor.keep_expired` ago, in bounded batches. It runs in the background every
-//! `janitor.interval` and once with `identity-svc janitor`. Nothing references either table,
-//! so the order does not matter.
+//! more than `janitor.keep_expired` ago, and outbox messages delivered that long ago, in
+//! bounded batches. It runs in the background every `janitor.interval` and once with
+//! `identity-svc janitor`. Nothing references these tables, so the order does not matter.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -24,6 +24,10 @@ pub async fn sweep(
     let steps: Vec<(&'static str, Step)> = vec![
         ("selfservice_login_flows", step(delete_login_flows, cutoff)),
         ("sessions", step(delete_sessions, cutoff)),
+        (
+            "outbox_messages",
+            step(crate::outbox::store::delete_delivered, cutoff),
+        ),
     ];
     Sweep {
         db,

@@ -10,8 +10,10 @@ pub mod error;
 
 mod csrf;
 mod flow;
+pub mod hooks;
 mod identity;
 pub mod janitor;
+pub mod outbox;
 mod schema;
 mod session;
 mod state;
@@ -46,15 +48,17 @@ pub async fn build(
         Some(l) => l,
         None => Listeners::bind(&settings.settings.serve)?,
     };
-    let state = actix_web::web::Data::new(AppState::new(
-        settings.clone(),
-        db.clone(),
-        schemas,
-        passwords,
-    ));
+    let mut state = AppState::new(settings.clone(), db.clone(), schemas, passwords);
+    let lifecycle_hook = settings
+        .lifecycle_hook
+        .is_some()
+        .then(outbox::Waker::default);
+    state.lifecycle_hook = lifecycle_hook.clone();
+    let state = actix_web::web::Data::new(state);
     let metrics = Metrics::new(INFO.service);
-    let janitor_registry = metrics.registry().clone();
-    let janitor_db = db.clone();
+    let registry = metrics.registry().clone();
+    let outbox_counters = outbox::Counters::register(&registry)?;
+    let background_db = db.clone();
     let edge = Edge {
         ops: Ops {
             info: INFO,
@@ -78,7 +82,10 @@ pub async fn build(
         schema::handlers::routes(cfg);
     });
     let mut app = Application::start(listeners, edge, public, admin)?;
-    janitor::attach(&mut app, janitor_db, settings.clone(), &janitor_registry)?;
+    janitor::attach(&mut app, background_db.clone(), settings.clone(), &registry)?;
+    if let Some(waker) = lifecycle_hook {
+        hooks::attach(&mut app, background_db, &settings, outbox_counters, waker)?;
+    }
     tracing::info!(public = app.public_port(), admin = app.admin_port(), public_url = %settings.public_url, "identity-svc started");
     Ok(app)
 }

@@ -1,5 +1,5 @@
-//! What handlers share: validated settings, the database, the identity schemas and the
-//! password hasher.
+//! What handlers share: validated settings, the database, the identity schemas, the
+//! password hasher and the outbox workers' wakers.
 
 use service_kit::db::Db;
 
@@ -14,6 +14,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub csrf: crate::csrf::Csrf,
     pub sessions: crate::session::Sessions,
+    /// Wakes the identity lifecycle hook's worker, when the hook is on.
+    pub lifecycle_hook: Option<crate::outbox::Waker>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             passwords,
             csrf,
             sessions,
+            lifecycle_hook: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Calls to the upstream APIs a flow needs: oauth2-svc's admin login/consent API and
-//! identity-svc's public (whoami, flows; with the browser's cookies) and admin (identities) APIs.
+//! identity-svc's public (whoami, flows; with the browser's cookies) and admin (identities) APIs;
+//! and oauth2-svc's session revocation, for identity-svc's lifecycle hook.
 
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -142,6 +143,40 @@ impl Upstreams {
     ) -> Result<Answer<()>, UpstreamError> {
         let url = self.oauth2(Kind::Logout.path("reject"), Kind::Logout.param(), challenge);
         self.call(Method::PUT, url, None, None, rid).await
+    }
+
+    /// Makes oauth2-svc forget `subject`: revokes every consent session of it with the access
+    /// and refresh tokens they issued (`DELETE …/sessions/consent?subject=…&all=true`), then ends
+    /// its remembered logins (`DELETE …/sessions/login?subject=…`). Both are idempotent and answer
+    /// 204 even when there is nothing to revoke; a 404 (a proxy or another Hydra-compatible
+    /// server with nothing to revoke) counts as done too.
+    pub async fn revoke_subject(
+        &self,
+        subject: &str,
+        rid: &RequestId,
+    ) -> Result<(), UpstreamError> {
+        let calls: [(&str, &[(&str, &str)]); 2] = [
+            (
+                "admin/oauth2/auth/sessions/consent",
+                &[("subject", subject), ("all", "true")],
+            ),
+            ("admin/oauth2/auth/sessions/login", &[("subject", subject)]),
+        ];
+        for (path, query) in calls {
+            let mut url = self
+                .oauth2_admin()
+                .join(path)
+                .expect("a fixed relative path joins");
+            url.query_pairs_mut().extend_pairs(query);
+            let (status, _, shown) = self.send(Method::DELETE, url, None, None, rid).await?;
+            if !(status.is_success() || status == StatusCode::NOT_FOUND) {
+                return Err(UpstreamError {
+                    url: shown,
+                    reason: format!("status {status}"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A logout URL for the browser's identity-svc session that returns to `return_to`.

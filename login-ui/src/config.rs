@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use service_kit::settings::{
-    self, LogSettings, SecretList, ServeSettings, SettingsError, duration,
+    self, LogSettings, SecretList, ServeSettings, SettingsError, duration, upstream_url,
 };
 use url::Url;
 
@@ -23,6 +23,8 @@ pub struct Settings {
     #[serde(with = "duration")]
     pub upstream_timeout: Duration,
     pub ui: UiSettings,
+    /// `hooks.*`: web hooks login-ui receives on its admin listener.
+    pub hooks: HooksSettings,
     /// Development mode: allows an `http://` public URL on any host and non-`Secure` cookies.
     pub dev: bool,
 }
@@ -68,6 +70,20 @@ pub struct OAuth2Urls {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
+pub struct HooksSettings {
+    pub identity_lifecycle: LifecycleHookSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleHookSettings {
+    /// Verifies the signature of identity-svc's identity lifecycle hook (any value may match, so
+    /// that the secret can be rotated); empty turns `POST /hooks/identity-lifecycle` off.
+    pub secret: SecretList,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct UiSettings {
     /// A directory whose `*.html` templates and `olympus.css` replace or extend the bundled ones.
     pub theme_dir: Option<PathBuf>,
@@ -82,6 +98,7 @@ impl Default for Settings {
             urls: Urls::default(),
             upstream_timeout: Duration::from_secs(5),
             ui: UiSettings::default(),
+            hooks: HooksSettings::default(),
             dev: false,
         }
     }
@@ -114,6 +131,10 @@ impl Settings {
     /// Checks every setting; the error names the key.
     pub fn validate(self) -> Result<Validated, SettingsError> {
         self.secrets.cookie.validate("secrets.cookie")?;
+        let lifecycle_secret = &self.hooks.identity_lifecycle.secret;
+        if !lifecycle_secret.all().is_empty() {
+            lifecycle_secret.validate("hooks.identity_lifecycle.secret")?;
+        }
         self.serve.request_limits.validate()?;
         if self.upstream_timeout.is_zero() {
             return Err(SettingsError::invalid(
@@ -154,27 +175,6 @@ fn parse_public_url(raw: Option<&str>, dev: bool) -> Result<Url, SettingsError> 
     )
 }
 
-/// Upstreams live on the private network, so plain http is allowed. The path is kept as a base
-/// (with a trailing `/`) so that an upstream behind a path prefix still gets `<prefix>/health/alive`.
-fn upstream_url(key: &str, raw: Option<&str>) -> Result<Url, SettingsError> {
-    let raw = raw.ok_or_else(|| SettingsError::invalid(key, "is required"))?;
-    let mut url = Url::parse(raw).map_err(|e| SettingsError::invalid(key, e))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(SettingsError::invalid(key, "must be an http or https URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(SettingsError::invalid(
-            key,
-            "must not have a query or fragment",
-        ));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,24 +187,5 @@ mod tests {
         assert!(parse_public_url(Some("http://login.example.com"), true).is_ok());
         assert!(parse_public_url(Some("https://a.example/?x=1"), false).is_err());
         assert!(parse_public_url(None, false).is_err());
-    }
-
-    #[test]
-    fn upstream_urls_become_bases() {
-        let url = upstream_url("k", Some("http://identity:4433/prefix")).unwrap();
-        assert_eq!(
-            url.join("health/alive").unwrap().as_str(),
-            "http://identity:4433/prefix/health/alive"
-        );
-        let url = upstream_url("k", Some("http://identity:4433")).unwrap();
-        assert_eq!(
-            url.join("health/alive").unwrap().as_str(),
-            "http://identity:4433/health/alive"
-        );
-        assert!(upstream_url("k", Some("ftp://identity")).is_err());
-        assert_eq!(
-            upstream_url("k", None).unwrap_err(),
-            SettingsError::invalid("k", "is required")
-        );
     }
 }

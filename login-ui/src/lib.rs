@@ -10,6 +10,7 @@ mod error;
 mod handoff;
 mod headers;
 mod home;
+mod hooks;
 mod pages;
 mod state;
 mod upstream;
@@ -32,7 +33,8 @@ pub const INFO: BuildInfo = BuildInfo {
 };
 
 /// Validates `settings`, compiles the pages (theme included), binds the listeners unless
-/// `listeners` are given, and starts serving. The admin listener serves only health and metrics.
+/// `listeners` are given, and starts serving. The admin listener serves health, metrics and,
+/// with `hooks.identity_lifecycle.secret` set, identity-svc's lifecycle hook.
 pub async fn build(
     settings: Settings,
     listeners: Option<Listeners>,
@@ -60,9 +62,12 @@ pub async fn build(
         workers: settings.settings.serve.workers,
         render: error::render_edge,
     };
+    let admin_state = state.clone();
     let public =
         Arc::new(move |cfg: &mut web::ServiceConfig| home::public_routes(cfg, state.clone()));
-    let admin = Arc::new(|_: &mut web::ServiceConfig| {});
+    let admin = Arc::new(move |cfg: &mut web::ServiceConfig| {
+        hooks::handlers::admin_routes(cfg, admin_state.clone())
+    });
     let app = Application::start(listeners, edge, public, admin)?;
     tracing::info!(public = app.public_port(), admin = app.admin_port(), url = %public_url, "login-ui started");
     Ok(app)

@@ -14,12 +14,21 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("invalid client metadata: {0}")]
     InvalidClientMetadata(String),
+    /// A redirect URI a client may not register (RFC 7591 §3.2.2).
+    #[error("invalid redirect uri: {0}")]
+    InvalidRedirectUri(String),
     #[error("not found")]
     NotFound,
+    /// A missing or wrong bearer token where one is required (RFC 6750 §3.1 `invalid_token`).
+    #[error("invalid token")]
+    InvalidToken,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A limit that protects guessable values was reached; the caller retries later.
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("request timed out")]
@@ -75,14 +84,20 @@ impl ApiError {
         let (error, description) = match self {
             ApiError::InvalidRequest(m) => ("invalid_request", m.clone()),
             ApiError::InvalidClientMetadata(m) => ("invalid_client_metadata", m.clone()),
+            ApiError::InvalidRedirectUri(m) => ("invalid_redirect_uri", m.clone()),
             ApiError::NotFound => (
                 "Not Found",
                 "Unable to locate the requested resource".into(),
+            ),
+            ApiError::InvalidToken => (
+                "invalid_token",
+                "The access token is missing, unknown or no longer valid".into(),
             ),
             ApiError::Conflict(m) => ("Conflict", m.clone()),
             ApiError::PayloadTooLarge => {
                 ("invalid_request", "The request body is too large".into())
             }
+            ApiError::TooManyRequests(m) => ("too_many_requests", m.clone()),
             ApiError::UnsupportedMediaType(m) => ("invalid_request", m.clone()),
             ApiError::Timeout => (
                 "temporarily_unavailable",
@@ -110,12 +125,14 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) | ApiError::InvalidClientMetadata(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidClientMetadata(_)
+            | ApiError::InvalidRedirectUri(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Gone { .. } => StatusCode::GONE,
@@ -135,8 +152,17 @@ impl ResponseError for ApiError {
                 .insert_header(("cache-control", "no-store"))
                 .json(body);
         }
-        HttpResponse::build(self.status_code())
-            .insert_header(("cache-control", "no-store"))
-            .json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("cache-control", "no-store"));
+        match self {
+            ApiError::InvalidToken => {
+                response.insert_header(("www-authenticate", "Bearer error=\"invalid_token\""));
+            }
+            ApiError::TooManyRequests(_) => {
+                response.insert_header(("retry-after", "60"));
+            }
+            _ => {}
+        }
+        response.json(self.body())
     }
 }

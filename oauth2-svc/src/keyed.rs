@@ -28,6 +28,9 @@ pub enum Purpose {
     AssertionId,
     Browser,
     SessionCookie,
+    /// RFC 7592 registration access tokens, and RFC 7591 initial access tokens compared.
+    RegistrationToken,
+    InitialAccessToken,
 }
 
 impl Purpose {
@@ -45,6 +48,8 @@ impl Purpose {
             Purpose::AssertionId => b"assertion-id:",
             Purpose::Browser => b"browser:",
             Purpose::SessionCookie => b"session-cookie:",
+            Purpose::RegistrationToken => b"registration-token:",
+            Purpose::InitialAccessToken => b"initial-access-token:",
         }
     }
 }

@@ -75,6 +75,7 @@ pub async fn build(
         oidc::discovery::public_routes(cfg);
         authorize::handlers::public_routes(cfg);
         token::handlers::public_routes(cfg);
+        client::registration::public_routes(cfg);
         device::handlers::public_routes(cfg);
         cfg.app_data(backchannel.clone());
         logout::handlers::public_routes(cfg);

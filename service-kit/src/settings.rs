@@ -390,6 +390,35 @@ pub fn browser_url(
     }
 }
 
+/// The URL of another service's API (`urls.oauth2.admin`, `urls.identity.admin`). Upstreams
+/// live on the private network, so plain http is allowed. The path is kept as a base (with a
+/// trailing `/`), so that an upstream behind a path prefix still gets `<prefix>/health/alive`.
+pub fn upstream_url(key: &str, raw: Option<&str>) -> Result<url::Url, SettingsError> {
+    let mut url = endpoint_url(key, raw)?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// The URL of one endpoint of another service, such as a web hook's receiver
+/// (`hooks.identity_lifecycle.url`): checked like [`upstream_url`], but its path is kept exactly.
+pub fn endpoint_url(key: &str, raw: Option<&str>) -> Result<url::Url, SettingsError> {
+    let raw = raw.ok_or_else(|| SettingsError::invalid(key, "is required"))?;
+    let url = url::Url::parse(raw).map_err(|e| SettingsError::invalid(key, e))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(SettingsError::invalid(key, "must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(SettingsError::invalid(
+            key,
+            "must not have a query or fragment",
+        ));
+    }
+    Ok(url)
+}
+
 /// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.
 pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
@@ -419,6 +448,35 @@ pub fn keys_of(settings: &impl Serialize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_urls_become_bases() {
+        let url = upstream_url("k", Some("http://identity:4433/prefix")).unwrap();
+        assert_eq!(
+            url.join("health/alive").unwrap().as_str(),
+            "http://identity:4433/prefix/health/alive"
+        );
+        let url = upstream_url("k", Some("http://identity:4433")).unwrap();
+        assert_eq!(
+            url.join("health/alive").unwrap().as_str(),
+            "http://identity:4433/health/alive"
+        );
+        assert!(upstream_url("k", Some("ftp://identity")).is_err());
+        assert!(upstream_url("k", Some("http://identity/?x=1")).is_err());
+        assert_eq!(
+            upstream_url("k", None).unwrap_err(),
+            SettingsError::invalid("k", "is required")
+        );
+    }
+
+    #[test]
+    fn endpoint_urls_keep_their_path() {
+        let url = endpoint_url("k", Some("http://ui:4456/hooks/identity-lifecycle")).unwrap();
+        assert_eq!(url.as_str(), "http://ui:4456/hooks/identity-lifecycle");
+        assert!(endpoint_url("k", Some("ftp://ui/hook")).is_err());
+        assert!(endpoint_url("k", Some("http://ui/hook#x")).is_err());
+        assert!(endpoint_url("k", None).is_err());
+    }
 
     #[test]
     fn parses_go_durations() {

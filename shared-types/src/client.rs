@@ -64,6 +64,10 @@ pub struct OAuth2Client {
     pub token_endpoint_auth_signing_alg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// OIDC Dynamic Registration §2 (not in Hydra's document): read so that an unsigned or
+    /// HMAC-signed ID token can be refused at registration rather than silently ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +85,11 @@ pub struct OAuth2Client {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// RFC 7592: in the answers of dynamic registration only; the token is shown when issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_client_uri: Option<String>,
 }
 
 /// Hydra's `oAuth2ClientTokenLifespans`: the body of `PUT /admin/clients/{id}/lifespans` and,

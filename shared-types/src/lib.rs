@@ -7,6 +7,7 @@ pub mod client;
 pub mod consent;
 pub mod error;
 pub mod flow;
+pub mod hooks;
 pub mod identity;
 
 /// Ory sends `null` for unset lists and strings (Go's nil slices); read it as the empty default.

@@ -1,6 +1,7 @@
 //! The handoff end to end (design.md, "The handoff"): three real binaries, a cookie-keeping
 //! browser that fills each form from its own action and fields, and the `openidconnect` crate
-//! as the relying party. Covers security.md AZ-01, TK-01, ID-01…ID-03, LC-01, IF-01.
+//! as the relying party. Covers security.md AZ-01, TK-01, ID-01…ID-03, IF-01; the login and
+//! consent cases (LC-*) and ID-13 are in `login_consent.rs`.
 
 mod support;
 
@@ -10,7 +11,6 @@ use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
     IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
-use serde_json::Value;
 use support::{Browser, PASSWORD, REDIRECT, query_param, setup, signed_in};
 
 #[tokio::test]
@@ -144,20 +144,6 @@ async fn a_browser_signs_in_through_all_three_services() {
     assert!(query_param(&done, "code").is_some());
 }
 
-/// LC-10: the user clicks Deny.
-#[tokio::test]
-async fn denying_consent_gives_access_denied() {
-    let s = signed_in().await;
-    let (consent, _) = s.to_consent().await;
-    let (done, _) = s.browser.submit(&consent, &[("decision", "deny")]).await;
-    assert!(done.starts_with(REDIRECT), "{done}");
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("access_denied")
-    );
-    assert!(query_param(&done, "code").is_none());
-}
-
 /// TK-01: a replayed code fails, and the tokens it gave stop working.
 #[tokio::test]
 async fn a_replayed_code_fails_and_its_tokens_stop_working() {
@@ -212,111 +198,6 @@ async fn a_restart_between_consent_and_token_exchange_completes() {
     let tokens = tokens.expect("the code survives the restart");
     assert!(tokens.id_token().is_some());
     let _ = &s.client_id;
-}
-
-/// LC-07: the consent form only works with login-ui's own token, from this browser.
-#[tokio::test]
-async fn consent_needs_login_uis_csrf_token() {
-    let s = signed_in().await;
-    let (consent, _) = s.to_consent().await;
-    let challenge = consent
-        .fields
-        .iter()
-        .find(|(n, _)| n == "consent_challenge")
-        .unwrap()
-        .1
-        .clone();
-    let attacker = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent_url = format!("{}/consent", s.domain.login_ui.public_url());
-    for fields in [
-        vec![
-            ("consent_challenge", challenge.as_str()),
-            ("decision", "grant"),
-        ],
-        vec![
-            ("consent_challenge", challenge.as_str()),
-            ("decision", "grant"),
-            ("csrf_token", "forged"),
-        ],
-    ] {
-        let res = attacker
-            .post(&consent_url)
-            .header("origin", "https://evil.test")
-            .form(&fields)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            res.status() == 403 || res.status() == 400,
-            "{}",
-            res.status()
-        );
-    }
-    // A GET with an approval parameter only shows the page again.
-    let res = attacker
-        .get(format!(
-            "{consent_url}?consent_challenge={challenge}&decision=grant"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    // Nothing reached the admin API: the challenge is still open and the real form still works.
-    let admin = format!(
-        "{}/admin/oauth2/auth/requests/consent?consent_challenge={challenge}",
-        s.domain.oauth2.admin_url()
-    );
-    assert_eq!(reqwest::get(&admin).await.unwrap().status(), 200);
-    let (done, _) = s.browser.submit(&consent, &[("decision", "grant")]).await;
-    assert!(query_param(&done, "code").is_some());
-}
-
-/// LC-06: login-ui accepts only the subject whoami gives for the browser's own session.
-#[tokio::test]
-async fn an_injected_subject_is_ignored() {
-    let s = signed_in().await;
-    let whoami: Value = {
-        let http = reqwest::Client::new();
-        let res = http
-            .get(format!(
-                "{}/admin/identities?credentials_identifier=ada@example.com",
-                s.domain.identity.admin_url()
-            ))
-            .send()
-            .await
-            .unwrap();
-        res.json::<Value>().await.unwrap()[0].clone()
-    };
-    let (pkce, _) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) =
-        s.rp.authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(pkce)
-        .add_extra_param("subject", "intruder")
-        .url();
-    // Walk by hand to add a subject to login-ui's URL as well.
-    let (page, _) = s.browser.follow_to_page(url.as_str()).await;
-    let challenge = query_param(&page, "consent_challenge").expect("consent reached");
-    let admin = format!(
-        "{}/admin/oauth2/auth/requests/consent?consent_challenge={challenge}",
-        s.domain.oauth2.admin_url()
-    );
-    let request: Value = reqwest::get(&admin).await.unwrap().json().await.unwrap();
-    assert_eq!(request["subject"], whoami["id"]);
-    // A POST to /login with a subject is not a way in either.
-    let res = reqwest::Client::new()
-        .post(format!("{}/login", s.domain.login_ui.public_url()))
-        .form(&[("login_challenge", "x"), ("subject", "intruder")])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_client_error());
 }
 
 /// RP-initiated logout through all three services: the user confirms at login-ui, which also

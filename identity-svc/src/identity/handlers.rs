@@ -200,12 +200,20 @@ async fn delete_identity(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::parse_id(&id)?;
+    let now = state.settings.settings.clock.now().naive_utc();
+    let notice = state
+        .lifecycle_hook
+        .as_ref()
+        .map(|_| crate::hooks::notice(crate::hooks::Event::Deleted, id, now));
     let deleted = state
         .db
-        .write(move |c| store::delete(c, id).map_err(ApiError::from))
+        .write(move |c| store::delete(c, id, notice.as_ref()).map_err(ApiError::from))
         .await?;
     if deleted == 0 {
         return Err(ApiError::NotFound);
+    }
+    if let Some(worker) = &state.lifecycle_hook {
+        worker.wake();
     }
     tracing::info!("deleted identity");
     Ok(HttpResponse::NoContent().finish())

@@ -11,6 +11,7 @@ use crate::db::schema::{
     identities, identity_credential_identifiers, identity_credentials, identity_recovery_addresses,
     identity_verifiable_addresses,
 };
+use crate::outbox::MessageRow;
 
 #[derive(Queryable, Insertable, Debug, Clone)]
 #[diesel(table_name = identities)]
@@ -267,9 +268,17 @@ pub fn list(
     attach(conn, rows, with_credentials)
 }
 
-/// Deletes the identity; its credentials and addresses go with it (`ON DELETE CASCADE`).
-pub fn delete(conn: &mut AnyConnection, id: Id) -> QueryResult<usize> {
-    diesel::delete(identities::table.find(id)).execute(conn)
+/// Deletes the identity; its credentials, addresses and sessions go with it (`ON DELETE
+/// CASCADE`). `notice` (the lifecycle hook's outbox message) is written in the same
+/// transaction, and only when an identity was deleted.
+pub fn delete(conn: &mut AnyConnection, id: Id, notice: Option<&MessageRow>) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let deleted = diesel::delete(identities::table.find(id)).execute(conn)?;
+        if let Some(notice) = notice.filter(|_| deleted > 0) {
+            crate::outbox::store::insert(conn, notice)?;
+        }
+        Ok(deleted)
+    })
 }
 
 /// Loads the addresses (and credentials) of `rows` with one query per table, not per identity.

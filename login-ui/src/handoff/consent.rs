@@ -112,6 +112,8 @@ pub async fn get_consent(
     context.insert("policy_uri", &https(&request.client.policy_uri));
     context.insert("tos_uri", &https(&request.client.tos_uri));
     context.insert("client_id", &request.client.client_id);
+    // Where the browser goes back to: a look-alike name cannot hide the real site (LC-11).
+    context.insert("redirect_host", &redirect_host(&request.request_url));
     let scopes: Vec<ScopeText> = request
         .requested_scope
         .iter()
@@ -232,6 +234,20 @@ async fn grant(
             .decide(Kind::Consent, "accept", challenge, &body, rid)
             .await,
     )
+}
+
+/// The host of the `redirect_uri` in the authorization request, or empty.
+fn redirect_host(request_url: &str) -> String {
+    url::Url::parse(request_url)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|uri| url::Url::parse(&uri).ok())
+        .and_then(|uri| uri.host_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn finish(

@@ -2,7 +2,9 @@
 //! upstreams either closed ports or a stub answering `/health/alive`.
 
 mod device;
+mod handoff;
 mod helpers;
+mod hooks;
 mod pages;
 mod startup;
 mod upstreams;

@@ -73,8 +73,11 @@ async fn unknown_route_is_a_styled_html_404_with_the_headers() {
     }
 }
 
+/// AZ-17 (c) and the not-found page: whatever the request brings (path, request id, the
+/// `error`, `error_description` and `error_hint` of `/error`) is escaped or dropped, rendered
+/// as text, never as markup or a `javascript:` link.
 #[tokio::test]
-async fn what_the_request_brings_is_escaped() {
+async fn az_17_what_the_request_brings_is_escaped() {
     let app = spawn().await;
     // The request id is taken as given when it is printable ASCII, so it can carry markup.
     let res = app
@@ -98,4 +101,31 @@ async fn what_the_request_brings_is_escaped() {
         !html.contains("<script") && !html.contains("<img"),
         "{html}"
     );
+
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/error", app.public),
+        [
+            ("error", "<img src=x onerror=1>"),
+            ("error_description", "<script>alert(1)</script>"),
+            ("error_hint", "<a href=javascript:alert(1)>x</a>"),
+        ],
+    )
+    .unwrap();
+    let res = app.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_security_headers(res.headers(), false);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"),
+        "the description, escaped: {html}"
+    );
+    for markup in [
+        "<script",
+        "<img",
+        "<a href=javascript",
+        "javascript:",
+        "onerror",
+    ] {
+        assert!(!html.contains(markup), "{markup}: {html}");
+    }
 }

@@ -115,11 +115,7 @@ async fn metrics_only_on_admin_and_no_pages_there() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        home.status(),
-        404,
-        "the admin listener serves only health and metrics"
-    );
+    assert_eq!(home.status(), 404, "the admin listener serves no pages");
     assert_eq!(home.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(home.headers()["x-frame-options"], "DENY");
 }

@@ -116,7 +116,7 @@ async fn start(
                 })?;
         request.oidc_context.id_token_hint_claims = Some(claims);
     }
-    let remembered = login_to_reuse(state, req, &request, now).await?;
+    let remembered = login_to_reuse(state, req, &client, &request, now).await?;
     if request.prompt_none {
         let session = remembered.ok_or_else(|| {
             to_client(
@@ -186,10 +186,12 @@ pub(crate) fn issuer(state: &AppState) -> &str {
 }
 
 /// The remembered login this request may reuse: none with `prompt=login`, none older than
-/// `max_age`; a remembered user other than the `id_token_hint`'s subject is `login_required`.
+/// `max_age`; a remembered user other than the `id_token_hint`'s subject is `login_required`
+/// (the hint's `sub` is the one `client` sees, pairwise or public).
 async fn login_to_reuse(
     state: &AppState,
     req: &HttpRequest,
+    client: &OAuth2Client,
     request: &AuthorizeRequest,
     now: DateTime<Utc>,
 ) -> Result<Option<LoginSessionRow>, AuthorizeError> {
@@ -211,7 +213,8 @@ async fn login_to_reuse(
         return Ok(None);
     }
     let hinted = request.oidc_context.id_token_hint_claims.as_ref();
-    if hinted.is_some_and(|claims| claims["sub"].as_str() != Some(session.subject.as_str())) {
+    let seen = crate::subject::seen_by(state, client, &session.subject);
+    if hinted.is_some_and(|claims| claims["sub"].as_str() != Some(seen.as_str())) {
         return Err(to_client(
             request,
             "login_required",

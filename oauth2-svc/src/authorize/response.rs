@@ -82,11 +82,13 @@ pub fn client_response(
     }
 }
 
+/// A 302 (never 307, RFC 9700 §4.12) that the browser follows without sending a Referer (AZ-15).
 pub fn found(location: &str) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Found();
     builder
         .insert_header((header::LOCATION, location.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
     builder
 }
 

@@ -1,5 +1,4 @@
-//! `oauth2-svc keys create|list|rotate <set>` (the admin `/admin/keys` API) and
-//! `oauth2-svc perform client-credentials` (a smoke check of the public token endpoint).
+//! `oauth2-svc keys create|list|rotate <set>` (the admin `/admin/keys` API).
 
 use serde_json::{Value, json};
 
@@ -22,22 +21,6 @@ pub enum KeysCommand {
     List { set: String },
     /// Add a new key to a set with the algorithm and use of its newest key.
     Rotate { set: String },
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum PerformCommand {
-    /// Request a token with the client_credentials grant and print it.
-    ClientCredentials {
-        #[arg(long, env = "OAUTH2_CLIENT_ID")]
-        client_id: String,
-        #[arg(long, env = "OAUTH2_CLIENT_SECRET", hide_env_values = true)]
-        client_secret: String,
-        /// Space-separated scopes.
-        #[arg(long)]
-        scope: Option<String>,
-        #[arg(long)]
-        audience: Vec<String>,
-    },
 }
 
 pub async fn run(api: &Api, command: KeysCommand) -> Result<(), String> {
@@ -64,40 +47,6 @@ pub async fn run(api: &Api, command: KeysCommand) -> Result<(), String> {
         .await?;
     print_keys(api.format(), &set, &keys);
     Ok(())
-}
-
-pub async fn perform(api: &Api, command: PerformCommand) -> Result<(), String> {
-    let PerformCommand::ClientCredentials {
-        client_id,
-        client_secret,
-        scope,
-        audience,
-    } = command;
-    let mut form = vec![("grant_type", "client_credentials".to_string())];
-    form.extend(scope.map(|s| ("scope", s)));
-    form.extend(audience.into_iter().map(|a| ("audience", a)));
-    let request = api
-        .http
-        .post(api.public("/oauth2/token"))
-        .basic_auth(encode(&client_id), Some(encode(&client_secret)))
-        .form(&form);
-    let token = api.send(request).await?;
-    match api.format() {
-        Format::Json => output::json(&token),
-        Format::Table => {
-            let rows: Vec<Vec<String>> = ["access_token", "token_type", "expires_in", "scope"]
-                .iter()
-                .map(|k| vec![k.to_uppercase().replace('_', " "), cell(&token, k)])
-                .collect();
-            output::table(&["FIELD", "VALUE"], &rows);
-        }
-    }
-    Ok(())
-}
-
-/// RFC 6749 §2.3.1: client credentials are form-encoded before HTTP Basic.
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 fn set_url(api: &Api, set: &str) -> String {

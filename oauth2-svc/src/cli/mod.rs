@@ -7,6 +7,7 @@
 mod clients;
 mod keys;
 mod output;
+mod perform;
 
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
         #[command(subcommand)]
-        command: keys::PerformCommand,
+        command: perform::PerformCommand,
     },
 }
 
@@ -69,7 +70,7 @@ pub async fn run(command: Command) -> ExitCode {
     let outcome = match command {
         Command::Clients { target, command } => clients::run(&Api::new(target), command).await,
         Command::Keys { target, command } => keys::run(&Api::new(target), command).await,
-        Command::Perform { target, command } => keys::perform(&Api::new(target), command).await,
+        Command::Perform { target, command } => perform::perform(&Api::new(target), command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,7 +54,19 @@ async fn create_oauth2_client(
     state: web::Data<AppState>,
     JsonObject(body): JsonObject<OAuth2Client>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = NewClient::parse(body)?;
+    let client = insert(&state, NewClient::parse(body)?, None).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(client))
+}
+
+/// Stores a validated new client (with the keyed hash of its registration access token, for
+/// dynamic registrations) and returns it with its secret, the one time it is shown.
+pub(super) async fn insert(
+    state: &AppState,
+    new: NewClient,
+    registration_token_hash: Option<String>,
+) -> Result<OAuth2Client, ApiError> {
     crate::subject::check_client(
         &state.settings.settings.oidc.subject_identifiers,
         &new.document,
@@ -72,6 +84,7 @@ async fn create_oauth2_client(
         metadata: Json(serde_json::to_value(&new.document).map_err(anyhow::Error::from)?),
         created_at: now,
         updated_at: now,
+        registration_token_hash,
     };
     let row = state
         .db
@@ -86,9 +99,7 @@ async fn create_oauth2_client(
     tracing::info!(client_id = %row.client_id, "created OAuth2 client");
     let mut client = to_wire(row)?;
     client.client_secret = new.secret;
-    Ok(HttpResponse::Created()
-        .insert_header(("cache-control", "no-store"))
-        .json(client))
+    Ok(client)
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@ pub mod assertion;
 pub mod handlers;
 pub mod lifespan;
 mod patch;
+pub mod registration;
 mod secret;
 pub mod store;
 mod update;
@@ -64,6 +65,9 @@ impl NewClient {
 /// allowed values, URLs, sizes, lifespans and `private_key_jwt` keys. Returns the client_id, the
 /// authentication method and the document (still holding any supplied `client_secret`).
 pub fn validate(mut body: OAuth2Client) -> Result<(String, String, OAuth2Client), ApiError> {
+    // Answer-only fields: never stored, whatever a body says.
+    body.registration_access_token = None;
+    body.registration_client_uri = None;
     let client_id = match body.client_id.take().filter(|id| !id.is_empty()) {
         Some(id) => validate_client_id(id)?,
         None => uuid::Uuid::now_v7().to_string(),
@@ -88,10 +92,17 @@ pub fn validate(mut body: OAuth2Client) -> Result<(String, String, OAuth2Client)
     if let Some(alg) = &body.userinfo_signed_response_alg {
         check_one_of("userinfo_signed_response_alg", alg, &["none"])?;
     }
-    check_redirect_uris("redirect_uris", &body.redirect_uris)?;
+    // ID tokens are always signed with the server's keys, RS256 by default (ID-06): `none`,
+    // HMAC and any other value would not be honoured, so they are refused.
+    if let Some(alg) = &body.id_token_signed_response_alg {
+        check_one_of("id_token_signed_response_alg", alg, &["RS256"])?;
+    }
+    let public = method == "none";
+    check_redirect_uris("redirect_uris", &body.redirect_uris, public)?;
     check_redirect_uris(
         "post_logout_redirect_uris",
         body.post_logout_redirect_uris.as_deref().unwrap_or(&[]),
+        public,
     )?;
     check_urls(&body)?;
     check_sizes(&body)?;
@@ -158,15 +169,30 @@ fn check_all_of(field: &str, values: &[String], allowed: &[&str]) -> Result<(), 
         .try_for_each(|v| check_one_of(field, v, allowed))
 }
 
-/// Absolute URLs without fragments (RFC 6749 §3.1.2); matched exactly at authorization time.
-fn check_redirect_uris(field: &str, uris: &[String]) -> Result<(), ApiError> {
+/// Absolute URLs without fragments or wildcards, matched exactly at authorization time: https;
+/// http only on a loopback host; a private-use scheme (`com.example.app:/cb`) only for public,
+/// native clients (RFC 6749 §3.1.2, RFC 9700 §2.6 and §4.1.3, RFC 8252 §7, security.md AZ-07).
+fn check_redirect_uris(field: &str, uris: &[String], public: bool) -> Result<(), ApiError> {
+    let refuse = |why: &str| Err(ApiError::InvalidRedirectUri(format!("{field} {why}")));
     for uri in uris {
-        let url = Url::parse(uri).map_err(|_| invalid(format!("{field} must be absolute URLs")))?;
+        let Ok(url) = Url::parse(uri) else {
+            return refuse("must be absolute URLs");
+        };
         if url.fragment().is_some() || uri.contains('#') {
-            return Err(invalid(format!("{field} must not contain a fragment (#)")));
+            return refuse("must not contain a fragment (#)");
         }
-        if url.cannot_be_a_base() && url.scheme() != "urn" {
-            return Err(invalid(format!("{field} must be absolute URLs")));
+        if uri.contains('*') {
+            return refuse("must not contain wildcards (*)");
+        }
+        let allowed = match url.scheme() {
+            "https" => true,
+            "http" => matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")),
+            private_use => public && private_use.contains('.') && !url.cannot_be_a_base(),
+        };
+        if !allowed {
+            return refuse(
+                "must be https URLs (http only on a loopback host, a private-use scheme such as com.example.app:/cb only for public clients)",
+            );
         }
     }
     Ok(())
@@ -241,6 +267,20 @@ mod tests {
     #[test]
     fn rejects_fragments_short_secrets_and_unknown_grants() {
         assert!(client(serde_json::json!({"redirect_uris": ["https://rp.test/cb#x"]})).is_err());
+        for uri in [
+            "http://rp.test/cb",
+            "https://*.rp.test/cb",
+            "app.native:/cb",
+            "urn:x:y",
+        ] {
+            assert!(
+                client(serde_json::json!({"redirect_uris": [uri]})).is_err(),
+                "{uri}"
+            );
+        }
+        let native = serde_json::json!({"redirect_uris": ["app.native:/cb", "http://[::1]/cb"],
+            "token_endpoint_auth_method": "none"});
+        assert!(client(native).is_ok());
         assert!(client(serde_json::json!({"redirect_uris": ["/relative"]})).is_err());
         assert!(client(serde_json::json!({"client_secret": "short"})).is_err());
         assert!(client(serde_json::json!({"grant_types": ["password"]})).is_err());

@@ -16,6 +16,11 @@ pub struct ClientRow {
     pub metadata: Json,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set only for clients registered at `/oauth2/register` (RFC 7592).
+    pub registration_token_hash: Option<String>,
+    /// Failed authentications since `auth_window_start` (see `token::client_auth`).
+    pub auth_failures: i32,
+    pub auth_window_start: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -29,6 +34,7 @@ pub struct NewClientRow {
     pub metadata: Json,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub registration_token_hash: Option<String>,
 }
 
 /// Filters of the list call; all optional.
@@ -97,11 +103,43 @@ pub fn update_secret_hash(
     .execute(conn)
 }
 
-/// A replaced or patched client; `secret_hash` is `None` to keep the stored hash.
+/// Counts a failed authentication of `client_id` in the window that started after `cutoff`,
+/// starting a new window at `now` when the last one is older.
+pub fn count_auth_failure(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    now: NaiveDateTime,
+    cutoff: NaiveDateTime,
+) -> QueryResult<()> {
+    use diesel::Connection;
+    conn.transaction(|c| {
+        let stale = oauth2_clients::auth_window_start
+            .is_null()
+            .or(oauth2_clients::auth_window_start.le(cutoff));
+        diesel::update(
+            oauth2_clients::table
+                .filter(oauth2_clients::client_id.eq(client_id))
+                .filter(stale),
+        )
+        .set((
+            oauth2_clients::auth_failures.eq(0),
+            oauth2_clients::auth_window_start.eq(Some(now)),
+        ))
+        .execute(c)?;
+        diesel::update(oauth2_clients::table.filter(oauth2_clients::client_id.eq(client_id)))
+            .set(oauth2_clients::auth_failures.eq(oauth2_clients::auth_failures + 1))
+            .execute(c)
+            .map(|_| ())
+    })
+}
+
+/// A replaced or patched client; `secret_hash` and `registration_token_hash` are `None` to keep
+/// the stored value.
 pub struct ClientUpdate {
     pub client_name: String,
     pub owner: String,
     pub secret_hash: Option<Option<String>>,
+    pub registration_token_hash: Option<String>,
     pub metadata: Json,
     pub updated_at: NaiveDateTime,
 }
@@ -117,18 +155,20 @@ pub fn update(
     let target = oauth2_clients::table
         .filter(oauth2_clients::client_id.eq(client_id))
         .filter(oauth2_clients::updated_at.eq(read_at));
-    let fields = (
-        oauth2_clients::client_name.eq(update.client_name),
-        oauth2_clients::owner.eq(update.owner),
-        oauth2_clients::metadata.eq(update.metadata),
-        oauth2_clients::updated_at.eq(update.updated_at),
-    );
-    match update.secret_hash {
-        Some(hash) => diesel::update(target)
-            .set((fields, oauth2_clients::secret_hash.eq(hash)))
-            .execute(conn),
-        None => diesel::update(target).set(fields).execute(conn),
-    }
+    diesel::update(target)
+        .set((
+            oauth2_clients::client_name.eq(update.client_name),
+            oauth2_clients::owner.eq(update.owner),
+            oauth2_clients::metadata.eq(update.metadata),
+            oauth2_clients::updated_at.eq(update.updated_at),
+            update
+                .secret_hash
+                .map(|hash| oauth2_clients::secret_hash.eq(hash)),
+            update
+                .registration_token_hash
+                .map(|hash| oauth2_clients::registration_token_hash.eq(Some(hash))),
+        ))
+        .execute(conn)
 }
 
 #[derive(Insertable)]

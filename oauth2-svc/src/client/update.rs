@@ -40,7 +40,7 @@ pub async fn set_oauth2_client(
     }
     body.client_id = Some(id.clone());
     let row = find(&state, &id).await?;
-    save(&state, row, body).await
+    respond(save(&state, row, body, None).await?)
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %id))]
@@ -69,7 +69,7 @@ pub async fn patch_oauth2_client(
         ApiError::InvalidRequest(format!("the patched client is not a valid client: {e}"))
     })?;
     body.client_id = Some(id);
-    save(&state, row, body).await
+    respond(save(&state, row, body, None).await?)
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %id))]
@@ -82,7 +82,7 @@ pub async fn set_oauth2_client_lifespans(
     let row = find(&state, &id).await?;
     let mut body = to_wire(row.clone())?;
     body.lifespans = lifespans;
-    save(&state, row, body).await
+    respond(save(&state, row, body, None).await?)
 }
 
 fn touches_immutable(op: &Operation) -> bool {
@@ -94,7 +94,7 @@ fn touches_immutable(op: &Operation) -> bool {
     hits(&op.path) || (op.op == "move" && op.from.as_deref().is_some_and(hits))
 }
 
-async fn find(state: &AppState, id: &str) -> Result<ClientRow, ApiError> {
+pub(super) async fn find(state: &AppState, id: &str) -> Result<ClientRow, ApiError> {
     let id = id.to_string();
     state
         .db
@@ -102,13 +102,20 @@ async fn find(state: &AppState, id: &str) -> Result<ClientRow, ApiError> {
         .await
 }
 
-/// Validates `body` as the new state of `row`'s client and writes it; answers the client, with
-/// the new secret when there is one.
-async fn save(
+fn respond(client: OAuth2Client) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(client))
+}
+
+/// Validates `body` as the new state of `row`'s client and writes it (with a new registration
+/// access token hash when given); returns the client, with the new secret when there is one.
+pub(super) async fn save(
     state: &AppState,
     row: ClientRow,
     body: OAuth2Client,
-) -> Result<HttpResponse, ApiError> {
+    registration_token_hash: Option<String>,
+) -> Result<OAuth2Client, ApiError> {
     let (client_id, method, mut document) = super::validate(body)?;
     crate::subject::check_client(&state.settings.settings.oidc.subject_identifiers, &document)?;
     let change = secret::for_update(
@@ -126,6 +133,7 @@ async fn save(
             SecretUpdate::Set(s) => Some(Some(state.hasher.hash(Purpose::ClientSecret, s))),
             SecretUpdate::Clear => Some(None),
         },
+        registration_token_hash,
         metadata: Json(serde_json::to_value(&document).map_err(anyhow::Error::from)?),
         updated_at: service_kit::db::now(),
     };
@@ -150,7 +158,5 @@ async fn save(
     if let SecretUpdate::Set(secret) = change {
         client.client_secret = Some(secret);
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(("cache-control", "no-store"))
-        .json(client))
+    Ok(client)
 }

@@ -127,6 +127,7 @@ impl Settings {
     pub fn validate(self) -> Result<Validated, SettingsError> {
         let dsn = Dsn::parse(&self.dsn)?;
         self.oidc.subject_identifiers.validate()?;
+        self.oidc.dynamic_client_registration.validate()?;
         self.oauth2.keys.validate()?;
         self.secrets.system.validate("secrets.system")?;
         self.secrets.cookie.validate("secrets.cookie")?;

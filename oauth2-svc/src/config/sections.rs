@@ -49,9 +49,30 @@ impl Default for Ttl {
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Settings {
     pub pkce: Pkce,
+    pub client_authentication: ClientAuthentication,
     pub keys: KeySettings,
     pub grant: GrantSettings,
     pub device_authorization: DeviceAuthorization,
+}
+
+/// `oauth2.client_authentication.*`: throttling of secret guessing (security case CA-10).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthentication {
+    /// Failed secret checks a client may see in one window; further attempts (right or wrong)
+    /// answer 429 until the window ends, so the real client waits at most one window.
+    pub max_failures: u32,
+    #[serde(with = "duration")]
+    pub window: Duration,
+}
+
+impl Default for ClientAuthentication {
+    fn default() -> Self {
+        ClientAuthentication {
+            max_failures: 20,
+            window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// `oauth2.device_authorization.*` (RFC 8628).
@@ -61,12 +82,17 @@ pub struct DeviceAuthorization {
     /// The polling interval a device is told (`interval`); `slow_down` adds 5s each time.
     #[serde(with = "duration")]
     pub token_polling_interval: Duration,
+    /// How many wrong user codes all live device challenges together may have seen before
+    /// every user code is refused (429) until some of those challenges expire: a bound on
+    /// guessing across replicas, whatever number of challenges a guesser opens.
+    pub max_failed_user_codes: u32,
 }
 
 impl Default for DeviceAuthorization {
     fn default() -> Self {
         DeviceAuthorization {
             token_polling_interval: Duration::from_secs(5),
+            max_failed_user_codes: 1000,
         }
     }
 }
@@ -186,6 +212,54 @@ impl KeySettings {
 #[serde(deny_unknown_fields)]
 pub struct OidcSettings {
     pub subject_identifiers: SubjectIdentifiers,
+    pub dynamic_client_registration: DynamicClientRegistration,
+}
+
+/// `oidc.dynamic_client_registration.*`: RFC 7591/7592 at `/oauth2/register`, off by default.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicClientRegistration {
+    pub enabled: bool,
+    /// The scope of a registration that names none (Hydra's key).
+    pub default_scope: Vec<String>,
+    /// The most a registration may ask for; wider requests are refused (Hydra has no limit).
+    pub allowed_scope: Vec<String>,
+    /// RFC 7591 §3 initial access tokens: when any are set, registering needs one of them as a
+    /// bearer token; when none are, registration is open to anyone who reaches the endpoint.
+    pub initial_access_tokens: service_kit::settings::SecretList,
+}
+
+impl Default for DynamicClientRegistration {
+    fn default() -> Self {
+        let scopes = |s: &[&str]| s.iter().map(|s| s.to_string()).collect();
+        DynamicClientRegistration {
+            enabled: false,
+            default_scope: scopes(&["openid", "offline_access", "offline"]),
+            allowed_scope: scopes(&["openid", "offline_access", "offline", "profile", "email"]),
+            initial_access_tokens: Default::default(),
+        }
+    }
+}
+
+impl DynamicClientRegistration {
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        const KEY: &str = "oidc.dynamic_client_registration";
+        if let Some(scope) = self
+            .default_scope
+            .iter()
+            .find(|s| !self.allowed_scope.contains(s))
+        {
+            return Err(SettingsError::invalid(
+                format!("{KEY}.default_scope"),
+                format_args!("names {scope}, which allowed_scope does not list"),
+            ));
+        }
+        if !self.initial_access_tokens.all().is_empty() {
+            self.initial_access_tokens
+                .validate(&format!("{KEY}.initial_access_tokens"))?;
+        }
+        Ok(())
+    }
 }
 
 /// `oidc.subject_identifiers.*` (Hydra's keys, OIDC Core §8).

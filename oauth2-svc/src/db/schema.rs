@@ -13,6 +13,9 @@ diesel::table! {
         metadata -> DbJson,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        registration_token_hash -> Nullable<Text>,
+        auth_failures -> Integer,
+        auth_window_start -> Nullable<Timestamp>,
     }
 }
 

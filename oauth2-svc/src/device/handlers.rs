@@ -56,6 +56,25 @@ async fn accept_user_code_request(
 ) -> Result<HttpResponse, ApiError> {
     let challenge = open(&state, query.device_challenge.as_deref()).await?;
     let now = state.settings.settings.clock.now().naive_utc();
+    let limit = state
+        .settings
+        .settings
+        .oauth2
+        .device_authorization
+        .max_failed_user_codes;
+    let failures = state
+        .db
+        .read(move |c| store::live_failures(c, now).map_err(ApiError::from))
+        .await?;
+    if failures >= i64::from(limit) {
+        tracing::warn!(
+            failures,
+            "refusing user codes: too many wrong ones recently"
+        );
+        return Err(ApiError::TooManyRequests(
+            "Too many wrong user codes were entered recently; try again in a few minutes.".into(),
+        ));
+    }
     let code = match body
         .user_code
         .as_deref()

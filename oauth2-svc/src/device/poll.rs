@@ -73,6 +73,7 @@ async fn poll(
             &issued.grant,
             &access_token,
             now,
+            lifespan(TokenKind::IdToken),
         )?),
         false => None,
     };

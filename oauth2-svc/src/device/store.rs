@@ -158,6 +158,16 @@ pub fn find_challenge_by_verifier(
         .optional()
 }
 
+/// The wrong user codes entered into challenges that have not yet expired, across all of them.
+pub fn live_failures(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<i64> {
+    challenges::table
+        .filter(challenges::expires_at.gt(now))
+        .filter(challenges::failed_attempts.gt(0))
+        .select(diesel::dsl::sum(challenges::failed_attempts))
+        .first::<Option<i64>>(conn)
+        .map(Option::unwrap_or_default)
+}
+
 /// Counts a wrong user code against an open challenge; the last allowed attempt spends it.
 pub fn count_failure(conn: &mut AnyConnection, row: &ChallengeRow) -> QueryResult<()> {
     let attempts = row.failed_attempts + 1;

@@ -129,6 +129,13 @@ async fn target(
     let issuer = crate::authorize::handlers::issuer(state);
     let hint = super::verify_hint(&state.keys, issuer, raw_hint)
         .ok_or_else(|| page("The id_token_hint is not valid."))?;
+    // RP-Initiated Logout §2: a client_id given with a hint must be the hint's audience.
+    if params
+        .get("client_id")
+        .is_some_and(|id| *id != hint.client_id)
+    {
+        return Err(page("The id_token_hint was not issued to the client_id."));
+    }
     let client = match crate::consent::handlers::client_of(state, &hint.client_id).await {
         Ok(client) => client,
         Err(ApiError::NotFound) => return Err(page("The id_token_hint names an unknown client.")),
@@ -155,7 +162,8 @@ async fn target(
         .db
         .read(move |c| store::find_login_session(c, sid, at).map_err(ApiError::from))
         .await?
-        .filter(|(_, subject)| *subject == hint.subject);
+        // The hint's `sub` is the one the client saw (pairwise or public).
+        .filter(|(_, subject)| crate::subject::seen_by(state, &client, subject) == hint.subject);
     Ok(Target {
         client_id: Some(hint.client_id),
         post_logout,

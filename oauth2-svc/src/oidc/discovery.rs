@@ -25,7 +25,7 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 /// `issuer` joined with an absolute `path`: an issuer with a path keeps it
 /// (`https://x/auth` + `/oauth2/token` = `https://x/auth/oauth2/token`); a trailing slash on the
 /// issuer does not double.
-fn endpoint(issuer: &str, path: &str) -> String {
+pub(crate) fn endpoint(issuer: &str, path: &str) -> String {
     format!("{}{path}", issuer.trim_end_matches('/'))
 }
 
@@ -84,7 +84,7 @@ pub fn document(issuer: &str) -> Value {
     })
 }
 
-fn issuer(state: &AppState) -> &str {
+pub(crate) fn issuer(state: &AppState) -> &str {
     // Validation made `urls.self.issuer` present; the raw text, not the parsed URL, is the
     // issuer (parsing would add a trailing slash to a bare origin).
     state
@@ -104,6 +104,16 @@ async fn discover_oidc_configuration(state: web::Data<AppState>) -> HttpResponse
     doc["subject_types_supported"] = json!(subjects.supported_types);
     doc["id_token_signing_alg_values_supported"] = json!(state.keys.id_token_algs());
     doc["id_token_signed_response_alg"] = json!(state.keys.id_token_algs());
+    if state
+        .settings
+        .settings
+        .oidc
+        .dynamic_client_registration
+        .enabled
+    {
+        let iss = issuer(&state);
+        doc["registration_endpoint"] = json!(endpoint(iss, "/oauth2/register"));
+    }
     HttpResponse::Ok()
         .insert_header(("cache-control", CACHE_CONTROL))
         .json(doc)

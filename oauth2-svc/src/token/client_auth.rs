@@ -203,6 +203,10 @@ pub async fn authenticate(
         state.hasher.verify(Purpose::ClientSecret, secret, stored)
     });
     let row = row.ok_or(OAuth2Error::InvalidClient)?;
+    let throttle = Throttle::new(state);
+    if presented.secret().is_some() {
+        throttle.check(&row)?;
+    }
     let document: OAuth2Client = serde_json::from_value(row.metadata.0)
         .map_err(|e| OAuth2Error::Internal(anyhow::anyhow!("stored client: {e}")))?;
     let registered = document
@@ -216,7 +220,10 @@ pub async fn authenticate(
         crate::client::assertion::authenticate(state, &row.client_id, &document, assertion).await?;
     }
     if let Some(secret) = presented.secret() {
-        let index = matched.ok_or(OAuth2Error::InvalidClient)?;
+        let Some(index) = matched else {
+            throttle.count_failure(state, &row.client_id).await;
+            return Err(OAuth2Error::InvalidClient);
+        };
         if let (true, Some(stored)) = (index > 0, row.secret_hash.as_deref()) {
             rehash_secret(state, &row.client_id, stored, secret).await;
         }
@@ -225,6 +232,55 @@ pub async fn authenticate(
         client_id: row.client_id,
         document,
     })
+}
+
+/// CA-10: failed secret checks are counted per client in a window (in the client row, so the
+/// count holds across replicas and costs no extra read); past `max_failures` every attempt
+/// answers 429 until the window ends. Secrets have 256 bits when generated, so this matters for
+/// weak supplied ones, and the real client is never locked out for longer than one window.
+struct Throttle {
+    now: chrono::NaiveDateTime,
+    window: chrono::TimeDelta,
+    max_failures: i32,
+}
+
+impl Throttle {
+    fn new(state: &AppState) -> Self {
+        let settings = &state.settings.settings;
+        let limits = &settings.oauth2.client_authentication;
+        Throttle {
+            now: settings.clock.now().naive_utc(),
+            window: chrono::TimeDelta::from_std(limits.window).unwrap_or(chrono::TimeDelta::MAX),
+            max_failures: i32::try_from(limits.max_failures).unwrap_or(i32::MAX),
+        }
+    }
+
+    fn check(&self, row: &client_store::ClientRow) -> Result<(), OAuth2Error> {
+        let Some(start) = row.auth_window_start else {
+            return Ok(());
+        };
+        let ends = start + self.window;
+        if row.auth_failures < self.max_failures || ends <= self.now {
+            return Ok(());
+        }
+        let retry_after = (ends - self.now).num_seconds().max(1) as u64;
+        tracing::warn!(client_id = %row.client_id, "client authentication throttled");
+        Err(OAuth2Error::Throttled { retry_after })
+    }
+
+    /// Records a failure; a failure to record is logged (the attempt is refused either way).
+    async fn count_failure(&self, state: &AppState, client_id: &str) {
+        let (id, now, cutoff) = (client_id.to_string(), self.now, self.now - self.window);
+        let result = state
+            .db
+            .write(move |c| {
+                client_store::count_auth_failure(c, &id, now, cutoff).map_err(OAuth2Error::from)
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(client_id, error = %e, "could not count a failed client authentication");
+        }
+    }
 }
 
 /// Re-makes a secret hash made under an older `secrets.system` value under the current one

@@ -28,6 +28,9 @@ pub enum OAuth2Error {
     InvalidScope(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
+    /// Too many failed authentications of this client: 429 with `Retry-After` (seconds).
+    #[error("throttled")]
+    Throttled { retry_after: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -46,6 +49,10 @@ impl OAuth2Error {
             OAuth2Error::UnsupportedGrantType => (
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server.".into(),
+            ),
+            OAuth2Error::Throttled { .. } => (
+                "temporarily_unavailable",
+                "Too many failed authentication attempts for this client; retry later.".into(),
             ),
             OAuth2Error::Internal(_) => (
                 "server_error",
@@ -82,6 +89,7 @@ impl ResponseError for OAuth2Error {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuth2Error::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuth2Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             OAuth2Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -95,6 +103,9 @@ impl ResponseError for OAuth2Error {
         let mut response = error_builder(self.status_code());
         if matches!(self, OAuth2Error::InvalidClient) {
             response.insert_header(("www-authenticate", format!("Basic realm=\"{REALM}\"")));
+        }
+        if let OAuth2Error::Throttled { retry_after } = self {
+            response.insert_header(("retry-after", retry_after.to_string()));
         }
         response.json(body(code, description, self.status_code()))
     }

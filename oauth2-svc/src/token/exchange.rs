@@ -71,6 +71,7 @@ pub async fn exchange_code(
             &grant,
             &access_token,
             now,
+            lifespan(TokenKind::IdToken),
         )?),
         false => None,
     };
@@ -188,7 +189,8 @@ impl Redeem {
 }
 
 /// Signs an ID token for `subject` and `client_id` over `grant` (whose nonce, if any, is
-/// included: refresh grants store theirs without one).
+/// included: refresh grants store theirs without one), valid for `ttl` (the client's ID-token
+/// lifespan for the grant, else `ttl.id_token`).
 pub fn sign_id_token(
     state: &AppState,
     subject: &str,
@@ -196,8 +198,8 @@ pub fn sign_id_token(
     grant: &Grant,
     access_token: &str,
     now: DateTime<Utc>,
+    ttl: std::time::Duration,
 ) -> Result<String, OAuth2Error> {
-    let settings = &state.settings.settings;
     let token = IdToken {
         issuer: issue::issuer(state),
         subject,
@@ -205,7 +207,7 @@ pub fn sign_id_token(
         grant,
         at_hash: crate::jwk::at_hash(access_token),
         now,
-        ttl: settings.ttl.id_token,
+        ttl,
     };
     Ok(state.keys.sign_jwt(&token.claims())?)
 }

@@ -133,7 +133,7 @@ async fn bearer_token(
 }
 
 /// `Bearer <token>` (scheme case-insensitive); another scheme counts as no bearer token.
-fn parse_bearer(value: &str) -> Result<Option<String>, BearerError> {
+pub(crate) fn parse_bearer(value: &str) -> Result<Option<String>, BearerError> {
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);

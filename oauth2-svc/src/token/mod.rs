@@ -41,7 +41,6 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 pub enum TokenKind {
     AccessToken,
     RefreshToken,
-    #[allow(dead_code)] // ID tokens use ttl.id_token until per-client lifespans arrive
     IdToken,
 }
 

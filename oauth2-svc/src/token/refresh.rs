@@ -104,6 +104,7 @@ pub async fn refresh(
             &issued.grant,
             &access_token,
             now,
+            lifespan(TokenKind::IdToken),
         )?),
         false => None,
     };

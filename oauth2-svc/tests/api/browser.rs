@@ -137,7 +137,18 @@ pub async fn sign_in(
     subject: &str,
 ) -> String {
     let to_login = follow(browser, authorize).await;
-    let login_challenge = query_param(&to_login, "login_challenge").expect("sent to the login UI");
+    location(&complete(app, browser, &to_login, subject).await)
+}
+
+/// Plays the UI from `to_login` (the login UI's URL with the challenge) on, like `sign_in`, and
+/// returns the last response: oauth2-svc's answer to the consent verifier.
+pub async fn complete(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    to_login: &str,
+    subject: &str,
+) -> reqwest::Response {
+    let login_challenge = query_param(to_login, "login_challenge").expect("sent to the login UI");
     let accepted: Value = app
         .admin_put(
             "login",
@@ -169,5 +180,9 @@ pub async fn sign_in(
         .json()
         .await
         .unwrap();
-    follow(browser, accepted["redirect_to"].as_str().unwrap()).await
+    browser
+        .get(accepted["redirect_to"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
 }

@@ -168,3 +168,106 @@ async fn perform_client_credentials_gets_a_token() {
     let (ok, _, err) = cli(&app, &wrong).await;
     assert!(!ok && err.contains("invalid_client"), "{err}");
 }
+
+type StderrLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// Starts `perform authorization-code` on a free loopback port; returns the process, the rest
+/// of its stderr and the authorization URL it printed.
+async fn perform_authorization_code(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    extra: &[&str],
+) -> (tokio::process::Child, StderrLines, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_oauth2-svc"));
+    command
+        .args(["perform", "authorization-code", "--client-id", client_id])
+        .args(["--port", "0", "--format", "json"])
+        .args(["--endpoint", &app.admin, "--public-endpoint", &app.public])
+        .args(extra)
+        .env_remove("OAUTH2_CLIENT_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(secret) = secret {
+        command.env("OAUTH2_CLIENT_SECRET", secret);
+    }
+    let mut child = command.spawn().expect("the binary runs");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the URL is printed");
+        if line.starts_with(&app.public) {
+            return (child, lines, line);
+        }
+    }
+}
+
+#[tokio::test]
+async fn perform_authorization_code_signs_in_through_a_browser() {
+    let app = crate::browser::flow_app().await;
+    let created = app
+        .create_client(serde_json::json!({
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "openid offline_access",
+        }))
+        .await;
+    let created: Value = created.json().await.unwrap();
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    let (child, _stderr, url) = perform_authorization_code(&app, id, Some(secret), &[]).await;
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+
+    let browser = crate::browser::browser();
+    let callback = crate::browser::sign_in(&app, &browser, &url, "user-1").await;
+    assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
+    let page = reqwest::get(&callback).await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        tokens["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("oly_at_")
+    );
+    assert!(
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("oly_rt_")
+    );
+    assert_eq!(tokens["id_token"].as_str().unwrap().split('.').count(), 3);
+    assert_eq!(tokens["scope"], "openid offline_access");
+}
+
+#[tokio::test]
+async fn perform_authorization_code_reports_a_refusal() {
+    let app = crate::browser::flow_app().await;
+    let id = app.public_client().await;
+    // The public test client registered http://127.0.0.1/cb, not /callback.
+    let (child, mut lines, url) =
+        perform_authorization_code(&app, &id, None, &["--timeout", "5"]).await;
+    let res = crate::browser::browser().get(&url).send().await.unwrap();
+    let to = crate::browser::location(&res);
+    assert!(
+        to.starts_with(crate::helpers::ERROR_UI),
+        "an unregistered redirect goes to the error page, not the CLI: {to}"
+    );
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+    }
+    let status = child.wait_with_output().await.unwrap().status;
+    assert!(!status.success());
+    assert!(rest.contains("no callback within 5 s"), "{rest}");
+}

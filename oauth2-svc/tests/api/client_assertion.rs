@@ -27,6 +27,8 @@ struct Setup {
     app: TestApp,
     rsa: Box<dyn JwsSigner>,
     ec: Box<dyn JwsSigner>,
+    /// C3's registered RSA public key, as JWK JSON and as PEM (for algorithm confusion).
+    rsa_public: (String, Vec<u8>),
 }
 
 /// C3: a `private_key_jwt` client with one RSA and one EC key registered.
@@ -49,6 +51,10 @@ async fn setup() -> Setup {
     let body: Value = res.json().await.unwrap();
     assert!(body.get("client_secret").is_none(), "no secret: {body}");
     Setup {
+        rsa_public: (
+            serde_json::to_string(rsa_public.as_ref()).unwrap(),
+            rsa.to_pem_public_key(),
+        ),
         rsa: Box::new(RS256.signer_from_der(rsa.to_der_private_key()).unwrap()),
         ec: Box::new(ES256.signer_from_der(ec.to_der_private_key()).unwrap()),
         app,
@@ -157,6 +163,55 @@ async fn ca_09_bad_assertions_are_invalid_client() {
     assert_invalid_client(res).await;
     // The valid assertion still works afterwards: nothing above spent its jti.
     let good = sign(rs, &claims(app, "t"), &*s.rsa);
+    assert_eq!(token(app, &good, &[]).await.status(), 200);
+}
+
+/// CA-09: HS256 keyed with C3's public key (JWK or PEM), the `kid` of C4's key signed by C4,
+/// flipped signature bytes, and `jku`/`x5u` headers naming the attacker's key set are all
+/// `invalid_client`; nothing is fetched from `jku`/`x5u`, and none of it spends the `jti`.
+#[tokio::test]
+async fn ca_09_forged_signatures_are_invalid_client_and_nothing_is_fetched() {
+    let s = setup().await;
+    let app = &s.app;
+    let evil = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_url = format!("http://{}/jwks.json", evil.local_addr().unwrap());
+    let fetched = tokio::spawn(async move { evil.accept().await.is_ok() });
+    let c4 = RsaKeyPair::generate(2048).unwrap();
+    let mut c4_public = c4.to_jwk_public_key();
+    c4_public.set_key_id("c4-key");
+    let res = app
+        .create_client(
+            json!({"client_id": "c4", "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [c4_public.as_ref()]}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let c4 = RS256.signer_from_der(c4.to_der_private_key()).unwrap();
+    let c = claims(app, "forged");
+    let (jwk, pem) = &s.rsa_public;
+    let mut forged = Vec::new();
+    for key in [jwk.as_bytes(), pem.as_slice()] {
+        let hs = josekit::jws::HS256.signer_from_bytes(key).unwrap();
+        forged.push(sign(json!({"alg": "HS256", "kid": "rsa-1"}), &c, &hs));
+    }
+    forged.push(sign(json!({"alg": "RS256", "kid": "c4-key"}), &c, &c4));
+    for header in ["jku", "x5u"] {
+        let h = json!({"alg": "RS256", "kid": "c4-key", header: evil_url});
+        forged.push(sign(h, &c, &c4));
+    }
+    let good = sign(json!({"alg": "RS256", "kid": "rsa-1"}), &c, &*s.rsa);
+    let (input, signature) = good.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 0x01;
+    forged.push(format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes)));
+    for jwt in &forged {
+        assert_invalid_client(token(app, jwt, &[]).await).await;
+    }
+    assert!(
+        !fetched.is_finished(),
+        "something connected to the jku/x5u host"
+    );
+    fetched.abort();
     assert_eq!(token(app, &good, &[]).await.status(), 200);
 }
 

@@ -127,7 +127,7 @@ async fn put_rejects_another_client_id_bad_metadata_and_unknown_clients() {
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
-        "invalid_client_metadata"
+        "invalid_redirect_uri"
     );
     let res = send(
         &app,

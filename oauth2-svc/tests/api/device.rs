@@ -411,3 +411,38 @@ async fn device_challenges_follow_the_challenge_table() {
 async fn location_of(browser: &reqwest::Client, url: &str) -> String {
     location(&browser.get(url).send().await.unwrap())
 }
+
+/// Guessing is bounded across challenges too: once live challenges together saw
+/// `max_failed_user_codes` wrong codes, every user code is refused until they expire.
+#[tokio::test]
+async fn device_wrong_user_codes_across_challenges_hit_a_global_limit() {
+    let app = crate::helpers::spawn_on(crate::helpers::fresh_database(), |s| {
+        s.dev = true;
+        s.oauth2.device_authorization.max_failed_user_codes = 3;
+    })
+    .await;
+    let client = device_client(&app).await;
+    let auth = device_auth(&app, &client, "openid").await;
+    let user_code = auth["user_code"].as_str().unwrap();
+    let (first, second) = (browser(), browser());
+    let a = open_challenge(&first, &auth).await;
+    let b = open_challenge(&second, &auth).await;
+    for (challenge, wrong) in [(&a, "BBBB-BBBB"), (&a, "CCCC-CCCC"), (&b, "DDDD-DDDD")] {
+        assert_eq!(accept_user_code(&app, challenge, wrong).await.status(), 400);
+    }
+    let res = accept_user_code(&app, &b, user_code).await;
+    assert_eq!(res.status(), 429, "even the right code waits");
+    assert_eq!(res.headers()["retry-after"], "60");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+
+    // The wrong guesses age out with their challenges (ttl.login_consent_request).
+    app.clock.advance(Duration::from_secs(31 * 60));
+    let auth = device_auth(&app, &client, "openid").await;
+    let fresh = open_challenge(&browser(), &auth).await;
+    let user_code = auth["user_code"].as_str().unwrap();
+    assert_eq!(
+        accept_user_code(&app, &fresh, user_code).await.status(),
+        200
+    );
+}

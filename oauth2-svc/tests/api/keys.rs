@@ -97,8 +97,10 @@ fn two_secrets(first: &SecretList, second: &SecretList) -> SecretList {
     SecretList::new(first.all().iter().chain(second.all()).cloned())
 }
 
+/// ID-10: public members only, `kid`, `kty`, `use` and `alg` on the key, RSA of at least 2048
+/// bits (rotation: `keys_admin.rs`).
 #[tokio::test]
-async fn the_jwks_publishes_one_rsa_key_named_by_its_thumbprint() {
+async fn id_10_the_jwks_publishes_one_public_rsa_key_named_by_its_thumbprint() {
     let app = spawn().await;
     let res = get(&app.http, &format!("{}/.well-known/jwks.json", app.public)).await;
     let cache = res.headers()["cache-control"].to_str().unwrap().to_string();
@@ -197,8 +199,11 @@ async fn a_key_no_configured_secret_decrypts_stops_the_service() {
     );
 }
 
+/// ID-09: the issuer byte for byte with every endpoint under it; S256 only; only the code
+/// response type; no password or implicit grant; signed ID tokens only; the enabled client
+/// authentication methods; RFC 9207 `iss`.
 #[tokio::test]
-async fn discovery_names_the_configured_issuer_and_endpoints_under_it() {
+async fn id_09_discovery_names_the_issuer_and_only_what_is_enabled() {
     let app = spawn().await;
     let res = get(
         &app.http,
@@ -207,6 +212,30 @@ async fn discovery_names_the_configured_issuer_and_endpoints_under_it() {
     .await;
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["issuer"], app.public.as_str(), "byte for byte");
+    let endpoints = doc.as_object().unwrap().iter();
+    for (field, url) in endpoints.filter(|(k, _)| k.ends_with("_endpoint") || *k == "jwks_uri") {
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/", app.public)),
+            "{field}: {url}"
+        );
+    }
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    for grant in doc["grant_types_supported"].as_array().unwrap() {
+        assert!(
+            !matches!(grant.as_str(), Some("password" | "implicit")),
+            "{grant}"
+        );
+    }
+    let algs = doc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algs.contains(&serde_json::json!("RS256")));
+    assert!(
+        !algs
+            .iter()
+            .any(|a| a == "none" || a.as_str().unwrap().starts_with("HS"))
+    );
     for field in [
         "authorization_endpoint",
         "token_endpoint",
@@ -329,6 +358,24 @@ async fn discovery_names_the_configured_issuer_and_endpoints_under_it() {
         .await
         .unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+}
+
+/// ID-09 outside dev mode: an https issuer, and every endpoint on https under it.
+#[tokio::test]
+async fn id_09_discovery_with_an_https_issuer_names_only_https_endpoints() {
+    let issuer = "https://auth.olympus.test";
+    let app = spawn_on(fresh_database(), |s| {
+        s.urls.self_.issuer = Some(issuer.into());
+    })
+    .await;
+    let url = format!("{}/.well-known/openid-configuration", app.public);
+    let doc: Value = get(&app.http, &url).await.json().await.unwrap();
+    assert_eq!(doc["issuer"], issuer);
+    let endpoints = doc.as_object().unwrap().iter();
+    for (field, url) in endpoints.filter(|(k, _)| k.ends_with("_endpoint") || *k == "jwks_uri") {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(&format!("{issuer}/")), "{field}: {url}");
+    }
 }
 
 #[tokio::test]

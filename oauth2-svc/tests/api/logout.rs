@@ -1,5 +1,5 @@
 //! RP-initiated logout, the logout challenge table, front- and back-channel logout, and the
-//! login-session admin API (security.md LC-01, LC-02, LC-03, LC-05, ID-07).
+//! login-session admin API (security.md LC-01, LC-02, LC-03, LC-05 for logout; ID-07 at logout).
 
 use serde_json::{Value, json};
 
@@ -153,12 +153,33 @@ async fn lc_logout_challenges_expire_and_can_be_rejected() {
 }
 
 /// ID-07 and RP-initiated logout rules: state or post_logout_redirect_uri need a hint; the URI
-/// must be registered exactly; a tampered hint is refused; with no session the browser goes
-/// straight on.
+/// must be registered exactly; tampered, `alg: none`, HS256-with-the-public-key and foreign
+/// issuers' hints are refused, as is a hint for another client than `client_id`; with no
+/// session the browser goes straight on. An expired but otherwise valid hint still signs out
+/// (logging out with an old ID token is the common case): recorded as accepted.
 #[tokio::test]
-async fn id07_logout_rejects_bad_hints_and_unregistered_uris() {
+async fn id_07_logout_rejects_bad_hints_and_unregistered_uris() {
     let app = flow_app().await;
-    let (_, b, id_token) = signed_in(&app, json!({})).await;
+    let (client_id, b, id_token) = signed_in(&app, json!({})).await;
+    let (other, _, other_hint) = signed_in(&app, json!({})).await;
+    let elsewhere = flow_app().await;
+    let (_, _, foreign) = signed_in(&elsewhere, json!({})).await;
+    let mut forged = crate::id_token_hints::forged_hints(&app, &id_token).await;
+    forged.push(("another issuer's", foreign));
+    for (what, hint) in &forged {
+        let to = follow(&b, &logout_url(&app, &[("id_token_hint", hint)])).await;
+        assert!(to.starts_with(ERROR_UI), "{what}: {to}");
+    }
+    let to = follow(
+        &b,
+        &logout_url(
+            &app,
+            &[("id_token_hint", &other_hint), ("client_id", &client_id)],
+        ),
+    )
+    .await;
+    assert!(to.starts_with(ERROR_UI), "another client's hint: {to}");
+    assert_ne!(other, client_id);
     let mut parts: Vec<String> = id_token.split('.').map(str::to_string).collect();
     parts[2] = parts[2].chars().rev().collect();
     let tampered = parts.join(".");
@@ -193,6 +214,14 @@ async fn id07_logout_rejects_bad_hints_and_unregistered_uris() {
         .await
         .unwrap();
     assert!(location(&res).starts_with(LOGOUT_UI));
+    // An expired hint, with its own client_id, still leads to the logout UI.
+    app.clock.advance(std::time::Duration::from_secs(7200));
+    let expired = [
+        ("id_token_hint", id_token.as_str()),
+        ("client_id", &client_id),
+    ];
+    let to = follow(&b, &logout_url(&app, &expired)).await;
+    assert!(to.starts_with(LOGOUT_UI), "{to}");
 }
 
 /// Back-channel and front-channel logout: a signed logout_token (verified with the JWKS) reaches

@@ -149,3 +149,64 @@ async fn pairwise_clients_need_support_and_one_host() {
         .await;
     assert_eq!(res.status(), 400, "pairwise is off by default");
 }
+
+/// An `id_token_hint` carries the pairwise `sub` the client saw; authorization and logout match
+/// it against the remembered login's subject as that client sees it.
+#[tokio::test]
+async fn pairwise_id_token_hints_match_the_remembered_login() {
+    use crate::browser::{browser, follow, query_param, sign_in};
+
+    let app = pairwise_app().await;
+    let redirect = "https://rp.test/cb";
+    let (id, secret) = client(&app, redirect, "pairwise").await;
+    let b = browser();
+    let done = sign_in(&app, &b, &app.authorize_url(&id, &[]), "user-1").await;
+    let code = query_param(&done, "code").unwrap();
+    let tokens: Value = app
+        .http
+        .post(format!("{}/oauth2/token", app.public))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hint = tokens["id_token"].as_str().unwrap();
+
+    let to_login = follow(
+        &b,
+        &app.authorize_url(&id, &[("id_token_hint", Some(hint))]),
+    )
+    .await;
+    let challenge = query_param(&to_login, "login_challenge")
+        .unwrap_or_else(|| panic!("the hint was refused: {to_login}"));
+    let login: Value = app
+        .admin_get("login", &challenge)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        login["skip"], true,
+        "the remembered login is the hint's user"
+    );
+    assert_eq!(login["subject"], "user-1");
+
+    let logout = reqwest::Url::parse_with_params(
+        &format!("{}/oauth2/sessions/logout", app.public),
+        &[("id_token_hint", hint)],
+    )
+    .unwrap();
+    let to_ui = follow(&b, logout.as_str()).await;
+    assert!(
+        query_param(&to_ui, "logout_challenge").is_some(),
+        "the hint names the browser's session, so the user is asked to log out: {to_ui}"
+    );
+}

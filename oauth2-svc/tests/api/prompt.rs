@@ -21,7 +21,7 @@ async fn login_request(app: &TestApp, browser: &reqwest::Client, url: &str) -> V
 
 /// AZ-14 (a): prompt=none in a fresh browser is login_required at the client, with state.
 #[tokio::test]
-async fn az14_prompt_none_without_a_session_is_login_required() {
+async fn az_14_prompt_none_without_a_session_is_login_required() {
     let app = flow_app().await;
     let (client_id, _) = app.confidential_client().await;
     let url = app.authorize_url(&client_id, &[("prompt", Some("none"))]);
@@ -39,7 +39,7 @@ async fn az14_prompt_none_without_a_session_is_login_required() {
 /// consent is consent_required; once consent is remembered it completes without any UI and the
 /// code works.
 #[tokio::test]
-async fn az14_prompt_none_completes_silently_only_with_remembered_consent() {
+async fn az_14_prompt_none_completes_silently_only_with_remembered_consent() {
     let app = flow_app().await;
     let (client_id, secret) = app.confidential_client().await;
     let b = browser();
@@ -90,7 +90,7 @@ async fn az14_prompt_none_completes_silently_only_with_remembered_consent() {
 /// AZ-14 (c), (d): prompt=login, select_account and max_age force a new login; a recent
 /// enough login is reused; prompt=none with an exceeded max_age is login_required.
 #[tokio::test]
-async fn az14_prompt_login_and_max_age_force_a_new_login() {
+async fn az_14_prompt_login_and_max_age_force_a_new_login() {
     let app = flow_app().await;
     let (client_id, _) = app.confidential_client().await;
     let b = browser();
@@ -129,6 +129,44 @@ async fn az14_prompt_login_and_max_age_force_a_new_login() {
     );
 }
 
+/// AZ-14 (c), (d): `max_age=1` two seconds after a login, and `prompt=login`, show the login UI
+/// again (no skip), and the new login gives the ID token a new `auth_time`.
+#[tokio::test]
+async fn az_14_a_forced_login_gives_a_new_auth_time() {
+    use base64::Engine;
+    let app = flow_app().await;
+    let (client_id, secret) = app.confidential_client().await;
+    let b = browser();
+    let auth_time = |body: &Value| {
+        let payload = body["id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["auth_time"].as_i64().unwrap()
+    };
+    let url = app.authorize_url(&client_id, &[]);
+    let done = sign_in_remembering(&app, &b, &url, "user-1", true).await;
+    let mut last = auth_time(&tokens(&app, &client_id, &secret, &done).await);
+    for forcing in [("max_age", "1"), ("prompt", "login")] {
+        app.clock.advance(std::time::Duration::from_secs(2));
+        let url = app.authorize_url(&client_id, &[(forcing.0, Some(forcing.1))]);
+        let request = login_request(&app, &b, &url).await;
+        assert_eq!(request["skip"], false, "{forcing:?}: the login UI again");
+        let done = sign_in_remembering(&app, &b, &url, "user-1", true).await;
+        let now = auth_time(&tokens(&app, &client_id, &secret, &done).await);
+        assert!(now >= last + 2, "{forcing:?}: auth_time {now} after {last}");
+        last = now;
+    }
+}
+
 /// BI-11: prompt=none combined, unknown prompt values, negative or huge max_age and unknown
 /// response modes are invalid_request at the (registered) redirect_uri.
 #[tokio::test]
@@ -159,7 +197,7 @@ async fn bi11_prompt_max_age_and_response_mode_values_are_validated() {
 /// AZ-14 (e), (f), ID-07: an id_token_hint for the remembered user is shown to the login UI
 /// (even once expired); one for another user is login_required; a tampered one is refused.
 #[tokio::test]
-async fn az14_id_token_hint_must_match_the_remembered_login() {
+async fn az_14_id_token_hint_must_match_the_remembered_login() {
     let app = flow_app().await;
     let (client_id, secret) = app.confidential_client().await;
     let (b1, b2) = (browser(), browser());
@@ -229,7 +267,7 @@ async fn az14_id_token_hint_must_match_the_remembered_login() {
 /// AZ-15: fragment puts code, state and iss in the fragment; form_post answers an HTML page
 /// that posts them (escaped) to the redirect_uri, its one script allowed by hash.
 #[tokio::test]
-async fn az15_fragment_and_form_post_response_modes() {
+async fn az_15_fragment_and_form_post_response_modes() {
     let app = flow_app().await;
     let (client_id, _) = app.confidential_client().await;
     let b = browser();
@@ -273,10 +311,11 @@ async fn az15_fragment_and_form_post_response_modes() {
     assert!(html.contains("<button type=\"submit\">"));
 }
 
-/// AZ-05: a public client registered at http://127.0.0.1/cb may use any port; localhost gets
-/// no such exception and goes to the error page.
+/// AZ-05: a public client registered at http://127.0.0.1/cb may use any port (RFC 8252 §7.3)
+/// with the exact path and no query; localhost gets no such exception and goes to the error
+/// page; a web client gets no loopback exception at all.
 #[tokio::test]
-async fn az05_loopback_redirects_match_any_port() {
+async fn az_05_loopback_redirects_match_any_port() {
     let app = flow_app().await;
     let client_id = app.public_client().await;
     let ok = app.authorize_url(
@@ -284,9 +323,15 @@ async fn az05_loopback_redirects_match_any_port() {
         &[("redirect_uri", Some("http://127.0.0.1:51234/cb"))],
     );
     assert!(follow(&browser(), &ok).await.starts_with(LOGIN_UI));
+    let done = crate::browser::sign_in(&app, &browser(), &ok, "user-1").await;
+    assert!(
+        done.starts_with("http://127.0.0.1:51234/cb?code="),
+        "{done}"
+    );
     for bad in [
         "http://localhost:51234/cb",
         "http://127.0.0.1:51234/cb?x=1",
+        "http://127.0.0.1:51234/other",
         "http://127.0.0.1.evil.test/cb",
     ] {
         let url = app.authorize_url(&client_id, &[("redirect_uri", Some(bad))]);
@@ -299,6 +344,9 @@ async fn az05_loopback_redirects_match_any_port() {
         serde_json::json!({"redirect_uris": ["https://rp.test/cb"]}),
     )
     .await;
-    let url = app.authorize_url(&web, &[("redirect_uri", Some("http://127.0.0.1/cb"))]);
-    assert!(location(&browser().get(&url).send().await.unwrap()).starts_with(ERROR_UI));
+    for loopback in ["http://127.0.0.1/cb", "http://localhost/cb"] {
+        let url = app.authorize_url(&web, &[("redirect_uri", Some(loopback))]);
+        let to = location(&browser().get(&url).send().await.unwrap());
+        assert!(to.starts_with(ERROR_UI), "{loopback} → {to}");
+    }
 }

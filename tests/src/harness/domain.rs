@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{ProcessConfig, Service, ServiceProcess, base_config, reserve_port};
+use super::{ProcessConfig, Service, ServiceProcess, base_config, generate_secret, reserve_port};
 
 /// The three services of one domain.
 pub struct Domain {
@@ -119,6 +119,15 @@ impl Domain {
             None => reserve_port()?,
         };
         let login_ui_url = format!("http://127.0.0.1:{login_ui_port}");
+        // identity-svc's lifecycle hook posts to login-ui's admin listener, which starts last.
+        let login_ui_admin_port = match ports {
+            Some(p) => p.login_ui.1,
+            None => reserve_port()?,
+        };
+        let lifecycle_hook =
+            format!("http://127.0.0.1:{login_ui_admin_port}/hooks/identity-lifecycle");
+        // Signs the hook's notices; nothing at rest depends on it, so a fresh one per start.
+        let hook_secret = generate_secret();
         // identity-svc must know the issuer before oauth2-svc starts: after a sign-out it returns
         // the browser to oauth2-svc's logout verifier.
         let oauth2_port = match ports {
@@ -140,7 +149,9 @@ impl Domain {
             .set(
                 "SELFSERVICE__ALLOWED_RETURN_URLS",
                 format!("[{login_ui_url}/,{issuer}/oauth2/sessions/logout]"),
-            );
+            )
+            .set("HOOKS__IDENTITY_LIFECYCLE__URL", lifecycle_hook)
+            .set("HOOKS__IDENTITY_LIFECYCLE__SECRET", hook_secret.clone());
         let mut oauth2_config = base_config(Service::OAuth2, Some(&oauth2_dsn));
         oauth2_config
             .set("URLS__LOGIN", format!("{login_ui_url}/login"))
@@ -161,11 +172,12 @@ impl Domain {
 
         let mut login_config = base_config(Service::LoginUi, None);
         login_config.public_port = Some(login_ui_port);
-        login_config.admin_port = ports.map(|p| p.login_ui.1);
+        login_config.admin_port = Some(login_ui_admin_port);
         login_config
             .set("URLS__IDENTITY__PUBLIC", identity.public_url())
             .set("URLS__IDENTITY__ADMIN", identity.admin_url())
-            .set("URLS__OAUTH2__ADMIN", oauth2.admin_url());
+            .set("URLS__OAUTH2__ADMIN", oauth2.admin_url())
+            .set("HOOKS__IDENTITY_LIFECYCLE__SECRET", hook_secret);
         options.apply(Service::LoginUi, &mut login_config);
         let login_ui = ServiceProcess::start(Service::LoginUi, &login_config, &log_dir).await?;
         let configs = DomainConfigs {

@@ -42,6 +42,11 @@ impl Browser {
         Browser { http }
     }
 
+    /// The browser's own client (its cookies), for requests a form would not send.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Follows redirects from `url` until a page or a redirect to a host nobody serves (the
     /// relying party's callback); returns the last URL and the page's form, if any.
     pub async fn follow_to_page(&self, url: &str) -> (String, Option<Form>) {

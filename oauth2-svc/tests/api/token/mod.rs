@@ -1,7 +1,10 @@
 //! `POST /oauth2/token` (authorization_code) and `/userinfo`, driven through the real
 //! authorization flow (security.md TK-*, CA-*, ID-*).
 
+mod client_auth;
+mod codes;
 mod failures;
+mod lifecycle;
 mod refresh;
 mod revocation;
 
@@ -256,20 +259,26 @@ async fn token_public_client_exchanges_a_code_with_pkce() {
     assert_eq!(by_query.status(), 401);
 }
 
-/// TK-01: a replayed code fails and revokes the token the first redemption issued.
+/// TK-01: a replayed code fails, at once and 30 s later, and revokes what the first redemption
+/// issued: the access token (userinfo 401, introspection inactive) and the refresh token.
 #[tokio::test]
-async fn token_replayed_code_is_refused_and_revokes_its_tokens() {
+async fn tk_01_replayed_codes_are_refused_and_revoke_their_tokens() {
     let app = flow_app().await;
     let (client_id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&client_id, &secret);
-    let code = obtain_code(&app, &client_id, &[]).await;
+    let code = obtain_code(&app, &client_id, refresh::OFFLINE).await;
     let first: Value = redeem(&app, &auth, &code, REDIRECT)
         .await
         .json()
         .await
         .unwrap();
     let access_token = first["access_token"].as_str().unwrap();
+    let refresh_token = first["refresh_token"].as_str().unwrap();
     assert_eq!(userinfo(&app, access_token).await.status(), 200);
+    assert_eq!(
+        refresh::introspect(&app, access_token).await["active"],
+        true
+    );
 
     let replay = redeem(&app, &auth, &code, REDIRECT).await;
     assert_oauth_error(replay, 400, "invalid_grant", &[&code, &secret]).await;
@@ -281,19 +290,26 @@ async fn token_replayed_code_is_refused_and_revokes_its_tokens() {
             .unwrap()
             .contains("error=\"invalid_token\"")
     );
+    assert_eq!(
+        refresh::introspect(&app, access_token).await,
+        json!({"active": false})
+    );
+    let res = refresh::refresh(&app, &auth, refresh_token).await;
+    assert_oauth_error(res, 400, "invalid_grant", &[refresh_token]).await;
+    app.clock.advance(std::time::Duration::from_secs(30));
     let again = redeem(&app, &auth, &code, REDIRECT).await;
-    assert_oauth_error(again, 400, "invalid_grant", &[]).await;
+    assert_oauth_error(again, 400, "invalid_grant", &[&code]).await;
 }
 
-/// TK-02: 8 parallel redemptions of one code: exactly one 200, the others `invalid_grant`,
-/// never a 5xx. The losers count as replays, so the winner's token ends up revoked too.
+/// TK-02: 20 parallel redemptions of one code: exactly one 200, the others `invalid_grant`,
+/// never a 5xx. The losers count as replays, so the winner's tokens end up revoked too.
 /// Runs on PostgreSQL when OLYMPUS_TEST_POSTGRES is set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn token_concurrent_redemption_has_exactly_one_winner() {
+async fn tk_02_concurrent_redemptions_have_exactly_one_winner() {
     let app = std::sync::Arc::new(flow_app().await);
     let (client_id, secret) = app.confidential_client().await;
-    let code = obtain_code(&app, &client_id, &[]).await;
-    let tasks: Vec<_> = (0..8)
+    let code = obtain_code(&app, &client_id, refresh::OFFLINE).await;
+    let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (app, client_id, secret, code) =
                 (app.clone(), client_id.clone(), secret.clone(), code.clone());
@@ -318,4 +334,13 @@ async fn token_concurrent_redemption_has_exactly_one_winner() {
         401,
         "the losers' replays revoke the winner's token"
     );
+    let rt = winners[0]["refresh_token"].as_str().unwrap();
+    let auth = Auth::Basic(&client_id, &secret);
+    assert_oauth_error(
+        refresh::refresh(&app, &auth, rt).await,
+        400,
+        "invalid_grant",
+        &[],
+    )
+    .await;
 }

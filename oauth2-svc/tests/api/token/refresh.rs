@@ -1,5 +1,6 @@
 //! The `refresh_token` grant: issuance (RT-01), rotation (RT-02), reuse detection (RT-03, TK-01),
-//! client binding (RT-06), scope (RT-07), lifetime (RT-09 a), the grace period and concurrency.
+//! client binding (RT-06), scope (RT-07), the grace period and concurrency. Restarts (RT-05) and
+//! the end of a chain (RT-09) are in `lifecycle.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::{Auth, assert_oauth_error, redeem, token, userinfo};
+use super::{Auth, PUBLIC_REDIRECT, assert_oauth_error, redeem, token, userinfo};
 use crate::browser::{REDIRECT, flow_app};
 use crate::helpers::{TestApp, fresh_database, obtain_code, spawn_on};
 
@@ -55,10 +56,32 @@ fn text<'a>(body: &'a Value, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{field}: {body}"))
 }
 
+/// A public client (`none`, PKCE) allowed `offline_access` and the refresh_token grant, and its
+/// first token response.
+async fn public_offline_tokens(app: &TestApp) -> (String, Value) {
+    let created: Value = app
+        .create_client(json!({"redirect_uris": [PUBLIC_REDIRECT], "scope": "openid offline_access",
+            "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = text(&created, "client_id").to_string();
+    let params = [
+        ("redirect_uri", Some(PUBLIC_REDIRECT)),
+        ("scope", Some("openid offline_access")),
+    ];
+    let code = obtain_code(app, &id, &params).await;
+    let res = redeem(app, &Auth::Public(&id), &code, PUBLIC_REDIRECT).await;
+    assert_eq!(res.status(), 200);
+    (id, res.json().await.unwrap())
+}
+
 /// RT-01: a refresh token only with offline_access and the refresh_token grant; TK-14: the
-/// opaque format `oly_rt_<key>.<signature>`.
+/// opaque format `oly_rt_<key>.<signature>`. A public client gets one too, because every
+/// refresh token rotates: once used, it is spent.
 #[tokio::test]
-async fn token_rt_01_refresh_tokens_need_offline_access_and_the_grant() {
+async fn rt_01_refresh_tokens_need_offline_access_and_the_grant() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let code = obtain_code(&app, &id, &[("scope", Some("openid email"))]).await;
@@ -95,12 +118,20 @@ async fn token_rt_01_refresh_tokens_need_offline_access_and_the_grant() {
         body.get("refresh_token").is_none(),
         "no refresh_token grant: {body}"
     );
+
+    let (public, body) = public_offline_tokens(&app).await;
+    let rt1 = text(&body, "refresh_token");
+    let res = refresh(&app, &Auth::Public(&public), rt1).await;
+    assert_eq!(res.status(), 200);
+    assert_ne!(res.json::<Value>().await.unwrap()["refresh_token"], rt1);
+    let again = refresh(&app, &Auth::Public(&public), rt1).await;
+    assert_oauth_error(again, 400, "invalid_grant", &[rt1]).await;
 }
 
 /// RT-02, ID-01: rotation gives a new pair and a new ID token with the original auth_time and
 /// no nonce; the used token is spent; the new one works.
 #[tokio::test]
-async fn token_rt_02_rotation_issues_a_new_pair_and_spends_the_old_token() {
+async fn rt_02_rotation_issues_a_new_pair_and_spends_the_old_token() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&id, &secret);
@@ -134,7 +165,7 @@ async fn token_rt_02_rotation_issues_a_new_pair_and_spends_the_old_token() {
 /// RT-03: replaying a used refresh token revokes the whole chain: the successor refresh token
 /// and every access token of the grant.
 #[tokio::test]
-async fn token_rt_03_reuse_revokes_the_whole_chain() {
+async fn rt_03_reuse_revokes_the_whole_chain() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&id, &secret);
@@ -162,7 +193,7 @@ async fn token_rt_03_reuse_revokes_the_whole_chain() {
 
 /// TK-01: a replayed authorization code revokes the refresh token it issued too.
 #[tokio::test]
-async fn token_tk_01_code_replay_revokes_the_refresh_token() {
+async fn tk_01_code_replay_revokes_the_refresh_token() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&id, &secret);
@@ -178,10 +209,11 @@ async fn token_tk_01_code_replay_revokes_the_refresh_token() {
 }
 
 /// RT-06: another client's credentials are `invalid_grant` and do not spend the token; no
-/// authentication is `invalid_client`; the owner can still refresh afterwards. Forged tokens
-/// are `invalid_grant` (checked before any lookup).
+/// authentication is `invalid_client`; a public client's token presented by a confidential
+/// client is `invalid_grant`; the owners can still refresh afterwards. Forged tokens are
+/// `invalid_grant` (checked before any lookup).
 #[tokio::test]
-async fn token_rt_06_refresh_tokens_are_bound_to_their_client() {
+async fn rt_06_refresh_tokens_are_bound_to_their_client() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let (other, other_secret) = app.confidential_client().await;
@@ -204,12 +236,21 @@ async fn token_rt_06_refresh_tokens_are_bound_to_their_client() {
         .await;
     }
     assert_eq!(refresh(&app, &auth, &rt).await.status(), 200);
+
+    let (public, body) = public_offline_tokens(&app).await;
+    let public_rt = text(&body, "refresh_token");
+    let res = refresh(&app, &Auth::Basic(&id, &secret), public_rt).await;
+    assert_oauth_error(res, 400, "invalid_grant", &[public_rt]).await;
+    let res = refresh(&app, &Auth::Public(&id), public_rt).await;
+    assert_oauth_error(res, 401, "invalid_client", &[public_rt]).await;
+    let res = refresh(&app, &Auth::Public(&public), public_rt).await;
+    assert_eq!(res.status(), 200, "still the owner's");
 }
 
 /// RT-07: a narrower scope gives a narrower access token (and no ID token without openid); a
 /// wider one is `invalid_scope` and does not spend the token.
 #[tokio::test]
-async fn token_rt_07_scope_may_narrow_but_never_widen() {
+async fn rt_07_scope_may_narrow_but_never_widen() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let auth = Auth::Basic(&id, &secret);
@@ -243,18 +284,6 @@ async fn token_rt_07_scope_may_narrow_but_never_widen() {
         next["scope"], "openid offline_access email",
         "the refresh token keeps the chain's scope (RFC 6749 §6)"
     );
-}
-
-/// RT-09 (a): past `ttl.refresh_token` the token is `invalid_grant` "The refresh token expired.".
-#[tokio::test]
-async fn token_rt_09_expired_refresh_tokens_are_refused() {
-    let app = flow_app().await;
-    let (id, secret) = app.confidential_client().await;
-    let rt = text(&offline_tokens(&app, &id, &secret).await, "refresh_token").to_string();
-    app.clock.advance(Duration::from_secs(721 * 3600));
-    let res = refresh(&app, &Auth::Basic(&id, &secret), &rt).await;
-    let body = assert_oauth_error(res, 400, "invalid_grant", &[]).await;
-    assert_eq!(body["error_description"], "The refresh token expired.");
 }
 
 /// The grace period: one retry of the just-used token gets a new pair of the same chain and

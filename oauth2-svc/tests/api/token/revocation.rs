@@ -1,5 +1,6 @@
-//! Revocation (RFC 7009), introspection (RFC 7662), `DELETE /admin/oauth2/tokens`, the
-//! `client_credentials` grant and JWT access tokens (RFC 9068): IR-01..IR-06, TK-10, TK-13, TK-14.
+//! Revocation (RFC 7009), introspection (RFC 7662), the `client_credentials` grant and JWT
+//! access tokens (RFC 9068): IR-01..IR-06, TK-10, TK-13, TK-14. `DELETE /admin/oauth2/tokens`
+//! and IR-07 (a storage failure) are in `lifecycle.rs`.
 
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ async fn introspect_as(app: &TestApp, auth: Option<&str>, token: &str) -> reqwes
 }
 
 /// A machine client: client_credentials, scopes `read write`, audience `https://api.test`.
-async fn machine_client(app: &TestApp, extra: Value) -> (String, String) {
+pub(super) async fn machine_client(app: &TestApp, extra: Value) -> (String, String) {
     let mut body = json!({"grant_types": ["client_credentials"], "scope": "read write",
         "audience": ["https://api.test"]});
     body.as_object_mut()
@@ -55,7 +56,7 @@ async fn machine_client(app: &TestApp, extra: Value) -> (String, String) {
     )
 }
 
-async fn credentials(
+pub(super) async fn credentials(
     app: &TestApp,
     id: &str,
     secret: &str,
@@ -106,7 +107,7 @@ async fn token_client_credentials_issue_an_access_token_within_the_client_limits
 /// IR-01: public introspection needs client authentication: none, a bearer token, a wrong
 /// secret and a public client are all 401 without token metadata.
 #[tokio::test]
-async fn token_ir_01_public_introspection_requires_client_authentication() {
+async fn ir_01_public_introspection_requires_client_authentication() {
     let app = flow_app().await;
     let (id, secret) = machine_client(&app, json!({})).await;
     let body: Value = credentials(&app, &id, &secret, &[])
@@ -138,7 +139,7 @@ async fn token_ir_01_public_introspection_requires_client_authentication() {
 /// IR-02: inactive tokens answer exactly `{"active": false}`: a random string, a forged token,
 /// an expired, a revoked, a rotated refresh token and an ID token.
 #[tokio::test]
-async fn token_ir_02_inactive_tokens_reveal_nothing() {
+async fn ir_02_inactive_tokens_reveal_nothing() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let first = offline_tokens(&app, &id, &secret).await;
@@ -171,7 +172,7 @@ async fn token_ir_02_inactive_tokens_reveal_nothing() {
 /// IR-03: an active token's fields (Hydra's introspectedOAuth2Token); a client that is neither
 /// the token's client nor in its audience sees it inactive; required scopes are honoured.
 #[tokio::test]
-async fn token_ir_03_active_tokens_show_their_fields_to_the_right_callers() {
+async fn ir_03_active_tokens_show_their_fields_to_the_right_callers() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let tokens = offline_tokens(&app, &id, &secret).await;
@@ -222,9 +223,45 @@ async fn token_ir_03_active_tokens_show_their_fields_to_the_right_callers() {
     assert_oauth_error(missing, 400, "invalid_request", &[]).await;
 }
 
+/// IR-03: a resource server named in a token's audience sees it active (and whose it is); a
+/// token aimed elsewhere stays inactive for it.
+#[tokio::test]
+async fn ir_03_a_resource_server_in_the_audience_sees_the_token() {
+    let app = flow_app().await;
+    let (id, secret) = app.confidential_client().await;
+    let at = text(&offline_tokens(&app, &id, &secret).await, "access_token").to_string();
+    let (other, other_secret) = machine_client(&app, json!({})).await;
+    // A resource server named in the token's audience sees it active.
+    let rs = json!({"client_id": "https://api.test", "grant_types": ["client_credentials"]});
+    let rs: Value = app.create_client(rs).await.json().await.unwrap();
+    let rs_auth = basic("https://api.test", text(&rs, "client_secret"));
+    let aimed: Value = credentials(
+        &app,
+        &other,
+        &other_secret,
+        &[("audience", "https://api.test")],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let aimed = text(&aimed, "access_token");
+    let seen: Value = introspect_as(&app, Some(&rs_auth), aimed)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (seen["active"].clone(), seen["client_id"].clone()),
+        (json!(true), json!(other))
+    );
+    let res = introspect_as(&app, Some(&rs_auth), &at).await;
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"active": false}));
+}
+
 /// IR-05: another client's revocation is a 200 no-op; the tokens stay active.
 #[tokio::test]
-async fn token_ir_05_other_clients_cannot_revoke() {
+async fn ir_05_other_clients_cannot_revoke() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let (other, other_secret) = app.confidential_client().await;
@@ -242,7 +279,7 @@ async fn token_ir_05_other_clients_cannot_revoke() {
 /// IR-06: revoking the refresh token kills the grant's access tokens; revoking an access
 /// token kills it at userinfo; unknown tokens and unknown hints are 200; no token is 400.
 #[tokio::test]
-async fn token_ir_06_revocation_takes_effect() {
+async fn ir_06_revocation_takes_effect() {
     let app = flow_app().await;
     let (id, secret) = app.confidential_client().await;
     let tokens = offline_tokens(&app, &id, &secret).await;
@@ -286,41 +323,6 @@ async fn token_ir_06_revocation_takes_effect() {
         .await
         .unwrap();
     assert_oauth_error(res, 401, "invalid_client", &[at]).await;
-}
-
-/// `DELETE /admin/oauth2/tokens?client_id=` revokes every token of the client (204) and only
-/// that client's; without client_id it is 400.
-#[tokio::test]
-async fn token_delete_all_tokens_of_a_client() {
-    let app = flow_app().await;
-    let (id, secret) = app.confidential_client().await;
-    let (other, other_secret) = machine_client(&app, json!({})).await;
-    let tokens = offline_tokens(&app, &id, &secret).await;
-    let kept: Value = credentials(&app, &other, &other_secret, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = format!("{}/admin/oauth2/tokens", app.admin);
-    let res = app
-        .http
-        .delete(format!("{url}?client_id={id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    for field in ["access_token", "refresh_token"] {
-        assert_eq!(
-            introspect(&app, text(&tokens, field)).await,
-            json!({"active": false})
-        );
-    }
-    assert_eq!(
-        introspect(&app, text(&kept, "access_token")).await["active"],
-        true
-    );
-    let res = app.http.delete(&url).send().await.unwrap();
-    assert_oauth_error(res, 400, "invalid_request", &[]).await;
 }
 
 fn decode(part: &str) -> Value {
