@@ -24,6 +24,8 @@ pub enum Answer<T> {
     Expired(Option<String>),
     /// 400 where a page can explain it: a wrong user code for a device challenge.
     Invalid,
+    /// 429: a limit that protects guessable values (device user codes) was reached.
+    TooMany,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,8 +150,8 @@ impl Upstreams {
     /// Makes oauth2-svc forget `subject`: revokes every consent session of it with the access
     /// and refresh tokens they issued (`DELETE …/sessions/consent?subject=…&all=true`), then ends
     /// its remembered logins (`DELETE …/sessions/login?subject=…`). Both are idempotent and answer
-    /// 204 even when there is nothing to revoke; a 404 (a proxy or another Hydra-compatible
-    /// server with nothing to revoke) counts as done too.
+    /// 204 even when there is nothing to revoke, so only a 2xx counts: a 404 means a wrong URL or
+    /// proxy, and must be retried and alerted on rather than taken as done.
     pub async fn revoke_subject(
         &self,
         subject: &str,
@@ -169,7 +171,7 @@ impl Upstreams {
                 .expect("a fixed relative path joins");
             url.query_pairs_mut().extend_pairs(query);
             let (status, _, shown) = self.send(Method::DELETE, url, None, None, rid).await?;
-            if !(status.is_success() || status == StatusCode::NOT_FOUND) {
+            if !status.is_success() {
                 return Err(UpstreamError {
                     url: shown,
                     reason: format!("status {status}"),
@@ -293,6 +295,7 @@ fn interpret<T: DeserializeOwned>(
         }
         StatusCode::NOT_FOUND => Ok(Answer::NotFound),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Answer::Denied),
+        StatusCode::TOO_MANY_REQUESTS => Ok(Answer::TooMany),
         other => Err(fail(format!("status {other}"))),
     }
 }

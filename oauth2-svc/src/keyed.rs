@@ -31,6 +31,8 @@ pub enum Purpose {
     /// RFC 7592 registration access tokens, and RFC 7591 initial access tokens compared.
     RegistrationToken,
     InitialAccessToken,
+    /// A (client_id, client address) pair whose failed authentications are counted.
+    ClientAuthThrottle,
 }
 
 impl Purpose {
@@ -50,6 +52,7 @@ impl Purpose {
             Purpose::SessionCookie => b"session-cookie:",
             Purpose::RegistrationToken => b"registration-token:",
             Purpose::InitialAccessToken => b"initial-access-token:",
+            Purpose::ClientAuthThrottle => b"client-auth-throttle:",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod db;
 pub mod http;
 pub mod janitor;
+pub mod net;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -111,6 +111,13 @@ pub async fn post_device(
             "This code entry has ended: it was used, it expired, or too many wrong codes were entered. Start again to get a fresh one; if the code on your device has expired, start again on the device too.",
             Some(&restart),
         ),
+        Ok(Answer::TooMany) => problem(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong codes",
+            "Too many wrong device codes were entered recently, so code entry is paused for a few minutes. Wait a little, then start again on your device.",
+            None,
+        ),
         Ok(_) => problem(
             &state,
             StatusCode::NOT_FOUND,

@@ -151,9 +151,12 @@ async fn authorization_code(api: &Api, command: PerformCommand) -> Result<Value,
     eprintln!("Open this URL in a browser:\n{url}");
     eprintln!("Waiting for the callback at {redirect_uri} ...");
 
-    let callback = tokio::time::timeout(Duration::from_secs(timeout), callback(&listener))
-        .await
-        .map_err(|_| format!("no callback within {timeout} s"))??;
+    let callback = tokio::time::timeout(
+        Duration::from_secs(timeout),
+        callback(listener, state.clone()),
+    )
+    .await
+    .map_err(|_| format!("no callback within {timeout} s"))??;
     let query: Vec<(String, String)> = url::form_urlencoded::parse(callback.as_bytes())
         .into_owned()
         .collect();
@@ -166,9 +169,6 @@ async fn authorization_code(api: &Api, command: PerformCommand) -> Result<Value,
     if let Some(error) = get("error") {
         let description = get("error_description").unwrap_or_default();
         return Err(format!("the authorization failed: {error} {description}"));
-    }
-    if get("state") != Some(state.as_str()) {
-        return Err("the callback's state does not match; it was not this request's".into());
     }
     let code = get("code").ok_or("the callback carries no code")?;
     let mut form = vec![
@@ -185,35 +185,42 @@ async fn authorization_code(api: &Api, command: PerformCommand) -> Result<Value,
     api.send(request.form(&form)).await
 }
 
-/// Serves the loopback listener until a request for `/callback` arrives; answers it with a short
-/// page and returns its query string. Other paths (a browser's favicon) get 404.
-async fn callback(listener: &TcpListener) -> Result<String, String> {
+/// Serves the loopback listener until a `/callback` carrying this request's `state` arrives
+/// (checked before anything else in it is believed); answers it with a short page and returns
+/// its query string. Each connection is served on its own, so an idle or stray one (a
+/// browser's pre-connect, a page poking at the port) cannot hold up or end the wait.
+async fn callback(listener: TcpListener, state: String) -> Result<String, String> {
+    let (found, mut done) = tokio::sync::mpsc::channel::<String>(1);
     loop {
-        let (mut stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
-        let Some(target) = request_target(&mut stream).await else {
-            continue;
-        };
-        match target.split_once('?') {
-            Some(("/callback", query)) => {
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    "Signed in. You can close this window.",
-                )
-                .await;
-                return Ok(query.to_string());
+        tokio::select! {
+            query = done.recv() => return query.ok_or_else(|| "the callback server stopped".into()),
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|e| e.to_string())?;
+                tokio::spawn(serve(stream, state.clone(), found.clone()));
             }
-            _ if target == "/callback" => {
-                respond(
-                    &mut stream,
-                    "400 Bad Request",
-                    "The callback has no parameters.",
-                )
-                .await;
-            }
-            _ => respond(&mut stream, "404 Not Found", "Not found.").await,
         }
     }
+}
+
+async fn serve(mut stream: TcpStream, state: String, found: tokio::sync::mpsc::Sender<String>) {
+    let Some(target) = request_target(&mut stream).await else {
+        return;
+    };
+    let Some(("/callback", query)) = target.split_once('?') else {
+        return respond(&mut stream, "404 Not Found", "Not found.").await;
+    };
+    let ours = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k == "state" && v.as_ref() == state.as_str());
+    if !ours {
+        return respond(
+            &mut stream,
+            "400 Bad Request",
+            "This callback is not for this request.",
+        )
+        .await;
+    }
+    respond(&mut stream, "200 OK", "Done. You can close this window.").await;
+    let _ = found.send(query.to_string()).await;
 }
 
 /// The request target of the request line, reading at most 16 KiB of head.

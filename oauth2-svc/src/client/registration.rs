@@ -102,6 +102,7 @@ async fn set_oidc_dynamic_client(
     }
     let mut body = restrict(settings, body)?;
     body.client_id = Some(row.client_id.clone());
+    keep_operator_fields(&mut body, handlers::to_wire(row.clone())?);
     let (token, hash) = new_registration_token(&state);
     let client = update::save(&state, row, body, Some(hash)).await?;
     Ok(answer(HttpResponse::Ok(), &state, client, Some(token)))
@@ -178,6 +179,27 @@ async fn authenticate(
     valid.map(|_| row).ok_or(ApiError::InvalidToken)
 }
 
+/// What only the operator sets (through the admin API) survives a registration's PUT, which
+/// neither sees nor may send these fields.
+fn keep_operator_fields(body: &mut OAuth2Client, stored: OAuth2Client) {
+    body.metadata = stored.metadata;
+    body.access_token_strategy = stored.access_token_strategy;
+    body.skip_consent = stored.skip_consent;
+    body.skip_logout_consent = stored.skip_logout_consent;
+    body.audience = stored.audience;
+    body.lifespans = stored.lifespans;
+}
+
+/// The client as its registration sees it: without the operator's fields.
+fn hide_operator_fields(client: &mut OAuth2Client) {
+    client.metadata = None;
+    client.access_token_strategy = None;
+    client.skip_consent = false;
+    client.skip_logout_consent = None;
+    client.audience = Vec::new();
+    client.lifespans = Default::default();
+}
+
 /// A registration access token and its keyed hash.
 fn new_registration_token(state: &AppState) -> (String, String) {
     let token = keyed::new_token(TOKEN_PREFIX);
@@ -193,6 +215,7 @@ fn answer(
     token: Option<String>,
 ) -> HttpResponse {
     use crate::oidc::discovery::{endpoint, issuer};
+    hide_operator_fields(&mut client);
     let id = client.client_id.as_deref().unwrap_or_default();
     let path = format!("/oauth2/register/{}", urlencoding(id));
     client.registration_client_uri = Some(endpoint(issuer(state), &path));
@@ -251,16 +274,45 @@ fn restrict(
     Ok(body)
 }
 
-/// A URI the service will send requests to: https to a host name, never an IP address, so a
-/// self-registered client cannot point the service at internal addresses by number.
+/// A URI the service will send requests to: https to a public-looking host name, never an IP
+/// address, `localhost`, a single-label name or a name under a suffix used for internal
+/// networks, so a self-registered client cannot point the service at internal services by name
+/// or number. (A public name that resolves to an internal address is not caught here; protect
+/// registration with initial access tokens where that matters.)
 fn check_outbound(uri: &str) -> Result<(), ApiError> {
-    let url = Url::parse(uri).ok();
-    match url.as_ref().map(|u| (u.scheme(), u.host())) {
-        Some(("https", Some(Host::Domain(host)))) if host != "localhost" => Ok(()),
-        _ => Err(ApiError::InvalidClientMetadata(
-            "backchannel_logout_uri must be an https URL to a host name".into(),
-        )),
+    const INTERNAL: &[&str] = &[
+        "localhost",
+        "local",
+        "internal",
+        "intranet",
+        "lan",
+        "home",
+        "corp",
+        "private",
+        "localdomain",
+        "home.arpa",
+        "svc",
+        "cluster.local",
+    ];
+    let refuse = || {
+        Err(ApiError::InvalidClientMetadata(
+            "backchannel_logout_uri must be an https URL to a public host name".into(),
+        ))
+    };
+    let Ok(url) = Url::parse(uri) else {
+        return refuse();
+    };
+    let (true, Some(Host::Domain(host))) = (url.scheme() == "https", url.host()) else {
+        return refuse();
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let internal = INTERNAL
+        .iter()
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")));
+    if internal || !host.contains('.') {
+        return refuse();
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -289,6 +341,11 @@ mod tests {
             serde_json::json!({"backchannel_logout_uri": "https://10.0.0.1/bc"}),
             serde_json::json!({"backchannel_logout_uri": "https://[::1]/bc"}),
             serde_json::json!({"backchannel_logout_uri": "https://localhost/bc"}),
+            serde_json::json!({"backchannel_logout_uri": "https://localhost./bc"}),
+            serde_json::json!({"backchannel_logout_uri": "https://x.localhost/bc"}),
+            serde_json::json!({"backchannel_logout_uri": "https://vault/bc"}),
+            serde_json::json!({"backchannel_logout_uri": "https://kubernetes.default.svc/bc"}),
+            serde_json::json!({"backchannel_logout_uri": "https://db.internal/bc"}),
         ] {
             let err = restrict(&settings(), body(json.clone())).err();
             assert!(

@@ -18,9 +18,6 @@ pub struct ClientRow {
     pub updated_at: NaiveDateTime,
     /// Set only for clients registered at `/oauth2/register` (RFC 7592).
     pub registration_token_hash: Option<String>,
-    /// Failed authentications since `auth_window_start` (see `token::client_auth`).
-    pub auth_failures: i32,
-    pub auth_window_start: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -103,34 +100,85 @@ pub fn update_secret_hash(
     .execute(conn)
 }
 
-/// Counts a failed authentication of `client_id` in the window that started after `cutoff`,
+/// Failed authentications counted under one key (a client and an address) since `window_start`.
+#[derive(Queryable, Debug, Clone)]
+pub struct AuthFailuresRow {
+    pub window_start: NaiveDateTime,
+    pub failures: i32,
+}
+
+pub fn find_auth_failures(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+) -> QueryResult<Option<AuthFailuresRow>> {
+    use crate::db::schema::oauth2_client_auth_throttle as throttle;
+    throttle::table
+        .find(key_hash)
+        .select((throttle::window_start, throttle::failures))
+        .first(conn)
+        .optional()
+}
+
+/// Counts a failed authentication under `key_hash` in the window that started after `cutoff`,
 /// starting a new window at `now` when the last one is older.
 pub fn count_auth_failure(
     conn: &mut AnyConnection,
-    client_id: &str,
+    key_hash: &str,
     now: NaiveDateTime,
     cutoff: NaiveDateTime,
 ) -> QueryResult<()> {
+    use crate::db::schema::oauth2_client_auth_throttle as throttle;
     use diesel::Connection;
     conn.transaction(|c| {
-        let stale = oauth2_clients::auth_window_start
-            .is_null()
-            .or(oauth2_clients::auth_window_start.le(cutoff));
-        diesel::update(
-            oauth2_clients::table
-                .filter(oauth2_clients::client_id.eq(client_id))
-                .filter(stale),
+        diesel::delete(
+            throttle::table
+                .find(key_hash)
+                .filter(throttle::window_start.le(cutoff)),
         )
-        .set((
-            oauth2_clients::auth_failures.eq(0),
-            oauth2_clients::auth_window_start.eq(Some(now)),
-        ))
         .execute(c)?;
-        diesel::update(oauth2_clients::table.filter(oauth2_clients::client_id.eq(client_id)))
-            .set(oauth2_clients::auth_failures.eq(oauth2_clients::auth_failures + 1))
-            .execute(c)
-            .map(|_| ())
+        let bumped = diesel::update(throttle::table.find(key_hash))
+            .set(throttle::failures.eq(throttle::failures + 1))
+            .execute(c)?;
+        if bumped == 0 {
+            // A concurrent first failure may insert the row meanwhile: then count on it.
+            let row = (
+                throttle::key_hash.eq(key_hash),
+                throttle::window_start.eq(now),
+                throttle::failures.eq(1),
+            );
+            let inserted = match c {
+                AnyConnection::Postgresql(c) => diesel::insert_into(throttle::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(c),
+                AnyConnection::Sqlite(c) => diesel::insert_into(throttle::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(c),
+            }?;
+            if inserted == 0 {
+                diesel::update(throttle::table.find(key_hash))
+                    .set(throttle::failures.eq(throttle::failures + 1))
+                    .execute(c)?;
+            }
+        }
+        Ok(())
     })
+}
+
+/// Deletes counters whose window ended before `cutoff` (the janitor); at most `limit`.
+pub fn delete_stale_auth_failures(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    use crate::db::schema::oauth2_client_auth_throttle as throttle;
+    let keys: Vec<String> = throttle::table
+        .filter(throttle::window_start.le(cutoff))
+        .select(throttle::key_hash)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(throttle::table.filter(throttle::key_hash.eq_any(keys))).execute(conn)
 }
 
 /// A replaced or patched client; `secret_hash` and `registration_token_hash` are `None` to keep

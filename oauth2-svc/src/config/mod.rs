@@ -128,6 +128,7 @@ impl Settings {
         let dsn = Dsn::parse(&self.dsn)?;
         self.oidc.subject_identifiers.validate()?;
         self.oidc.dynamic_client_registration.validate()?;
+        self.oauth2.client_authentication.validate()?;
         self.oauth2.keys.validate()?;
         self.secrets.system.validate("secrets.system")?;
         self.secrets.cookie.validate("secrets.cookie")?;

@@ -59,11 +59,14 @@ pub struct OAuth2Settings {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClientAuthentication {
-    /// Failed secret checks a client may see in one window; further attempts (right or wrong)
-    /// answer 429 until the window ends, so the real client waits at most one window.
+    /// Failed secret checks one client address may make for one client_id in a window;
+    /// further attempts from that address (right or wrong) answer 429 until the window ends.
+    /// Other addresses, the real client's included, are not affected.
     pub max_failures: u32,
     #[serde(with = "duration")]
     pub window: Duration,
+    /// Proxies (addresses or ranges) whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ClientAuthentication {
@@ -71,7 +74,31 @@ impl Default for ClientAuthentication {
         ClientAuthentication {
             max_failures: 20,
             window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl ClientAuthentication {
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        const KEY: &str = "oauth2.client_authentication";
+        if self.max_failures == 0 {
+            return Err(SettingsError::invalid(
+                format!("{KEY}.max_failures"),
+                "must be at least 1",
+            ));
+        }
+        if self.window < Duration::from_secs(1) {
+            return Err(SettingsError::invalid(
+                format!("{KEY}.window"),
+                "must be at least 1s",
+            ));
+        }
+        service_kit::net::TrustedProxies::parse(
+            &self.trusted_proxies,
+            &format!("{KEY}.trusted_proxies"),
+        )
+        .map(|_| ())
     }
 }
 
@@ -83,16 +110,20 @@ pub struct DeviceAuthorization {
     #[serde(with = "duration")]
     pub token_polling_interval: Duration,
     /// How many wrong user codes all live device challenges together may have seen before
-    /// every user code is refused (429) until some of those challenges expire: a bound on
-    /// guessing across replicas, whatever number of challenges a guesser opens.
+    /// every user code is refused (429) until some of those challenges expire: a circuit
+    /// breaker bounding guessing across replicas, whatever number of challenges a guesser opens.
     pub max_failed_user_codes: u32,
+    /// The same bound for the live challenges of one browser (its binding cookie): a guesser
+    /// who keeps its cookie is stopped long before the global breaker trips for everyone.
+    pub max_failed_user_codes_per_browser: u32,
 }
 
 impl Default for DeviceAuthorization {
     fn default() -> Self {
         DeviceAuthorization {
             token_polling_interval: Duration::from_secs(5),
-            max_failed_user_codes: 1000,
+            max_failed_user_codes: 10_000,
+            max_failed_user_codes_per_browser: 10,
         }
     }
 }

@@ -101,6 +101,9 @@ pub fn revoke(conn: &mut AnyConnection, which: &Revoke) -> QueryResult<usize> {
             Revoke::Request(id) => vec![*id],
         };
         crate::token::store::revoke_by_flow(c, &ids)?;
+        if let Revoke::Subject { subject, client } = which {
+            crate::token::store::revoke_by_subject(c, subject, client.as_deref())?;
+        }
         diesel::delete(sessions::table.filter(sessions::id.eq_any(&ids))).execute(c)
     })
 }

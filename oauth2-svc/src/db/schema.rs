@@ -14,8 +14,6 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         registration_token_hash -> Nullable<Text>,
-        auth_failures -> Integer,
-        auth_window_start -> Nullable<Timestamp>,
     }
 }
 
@@ -257,5 +255,13 @@ diesel::table! {
         jti_hash -> Text,
         expires_at -> Timestamp,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth2_client_auth_throttle (key_hash) {
+        key_hash -> Text,
+        window_start -> Timestamp,
+        failures -> Integer,
     }
 }

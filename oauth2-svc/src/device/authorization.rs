@@ -59,7 +59,7 @@ pub async fn authenticate(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let presented = Presented::from_request(header, form)?;
-    client_auth::authenticate(state, presented).await
+    client_auth::authenticate(state, req, presented).await
 }
 
 #[tracing::instrument(skip_all)]

@@ -56,19 +56,18 @@ async fn accept_user_code_request(
 ) -> Result<HttpResponse, ApiError> {
     let challenge = open(&state, query.device_challenge.as_deref()).await?;
     let now = state.settings.settings.clock.now().naive_utc();
-    let limit = state
-        .settings
-        .settings
-        .oauth2
-        .device_authorization
-        .max_failed_user_codes;
-    let failures = state
+    let limits = &state.settings.settings.oauth2.device_authorization;
+    let browser = challenge.browser_hash.clone();
+    let (all, of_browser) = state
         .db
-        .read(move |c| store::live_failures(c, now).map_err(ApiError::from))
+        .read(move |c| store::live_failures(c, &browser, now).map_err(ApiError::from))
         .await?;
-    if failures >= i64::from(limit) {
+    if all >= i64::from(limits.max_failed_user_codes)
+        || of_browser >= i64::from(limits.max_failed_user_codes_per_browser)
+    {
         tracing::warn!(
-            failures,
+            all,
+            of_browser,
             "refusing user codes: too many wrong ones recently"
         );
         return Err(ApiError::TooManyRequests(

@@ -158,14 +158,26 @@ pub fn find_challenge_by_verifier(
         .optional()
 }
 
-/// The wrong user codes entered into challenges that have not yet expired, across all of them.
-pub fn live_failures(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<i64> {
-    challenges::table
-        .filter(challenges::expires_at.gt(now))
-        .filter(challenges::failed_attempts.gt(0))
+/// The wrong user codes entered into challenges that have not yet expired: across all of them,
+/// and across those of the browser `browser_hash`.
+pub fn live_failures(
+    conn: &mut AnyConnection,
+    browser_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<(i64, i64)> {
+    let live = || {
+        challenges::table
+            .filter(challenges::expires_at.gt(now))
+            .filter(challenges::failed_attempts.gt(0))
+    };
+    let all = live()
         .select(diesel::dsl::sum(challenges::failed_attempts))
-        .first::<Option<i64>>(conn)
-        .map(Option::unwrap_or_default)
+        .first::<Option<i64>>(conn)?;
+    let browser = live()
+        .filter(challenges::browser_hash.eq(browser_hash))
+        .select(diesel::dsl::sum(challenges::failed_attempts))
+        .first::<Option<i64>>(conn)?;
+    Ok((all.unwrap_or_default(), browser.unwrap_or_default()))
 }
 
 /// Counts a wrong user code against an open challenge; the last allowed attempt spends it.

@@ -27,6 +27,9 @@ pub async fn sweep(
     let challenge_ttl =
         chrono::Duration::from_std(s.ttl.login_consent_request).unwrap_or(chrono::Duration::MAX);
     let requested_before = cutoff - challenge_ttl;
+    let throttle_window = chrono::Duration::from_std(s.oauth2.client_authentication.window)
+        .unwrap_or(chrono::Duration::MAX);
+    let throttle_before = cutoff - throttle_window;
     let steps: Vec<(&'static str, Step)> = vec![
         ("oauth2_access_tokens", step(store::access_tokens, cutoff)),
         ("oauth2_refresh_tokens", step(store::refresh_tokens, cutoff)),
@@ -47,6 +50,10 @@ pub async fn sweep(
             step(store::client_assertion_jtis, cutoff),
         ),
         ("oauth2_jwt_assertions", step(store::jwt_assertions, cutoff)),
+        (
+            "oauth2_client_auth_throttle",
+            step(store::client_auth_throttle, throttle_before),
+        ),
     ];
     Sweep {
         db,

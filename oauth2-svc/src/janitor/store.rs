@@ -168,3 +168,12 @@ pub fn jwt_assertions(
 ) -> QueryResult<usize> {
     delete_expired!(c, jwt_assertions, expires_at, cutoff, limit)
 }
+
+/// Failed-authentication counters whose window is over.
+pub fn client_auth_throttle(
+    c: &mut AnyConnection,
+    limit: i64,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    crate::client::store::delete_stale_auth_failures(c, cutoff, limit)
+}

@@ -180,20 +180,33 @@ impl AuthenticatedClient {
     }
 }
 
-/// Looks the client up and checks the credentials (CA-01, CA-03, CA-06).
+/// Looks the client up and checks the credentials (CA-01, CA-03, CA-06), throttling secret
+/// guessing per client and address (CA-10).
 pub async fn authenticate(
     state: &AppState,
+    req: &actix_web::HttpRequest,
     presented: Presented,
 ) -> Result<AuthenticatedClient, OAuth2Error> {
-    let id = presented.client_id().to_string();
-    let row = state
+    let throttle = Throttle::new(state);
+    let key = presented
+        .secret()
+        .map(|_| throttle.key(state, req, presented.client_id()));
+    let (id, lookup) = (presented.client_id().to_string(), key.clone());
+    // One trip to the database for the client and its counter, whether or not the client exists.
+    let (row, failures) = state
         .db
         .read(move |c| {
-            client_store::find(c, &id)
-                .optional()
-                .map_err(OAuth2Error::from)
+            let row = client_store::find(c, &id).optional()?;
+            let failures = match &lookup {
+                Some(key) => client_store::find_auth_failures(c, key)?,
+                None => None,
+            };
+            Ok::<_, OAuth2Error>((row, failures))
         })
         .await?;
+    if let Some(failures) = &failures {
+        throttle.check(failures, presented.client_id())?;
+    }
     // Hash whether or not the client exists, so that timing does not reveal it.
     let matched = presented.secret().and_then(|secret| {
         let stored = row
@@ -202,11 +215,15 @@ pub async fn authenticate(
             .unwrap_or(DUMMY_HASH);
         state.hasher.verify(Purpose::ClientSecret, secret, stored)
     });
-    let row = row.ok_or(OAuth2Error::InvalidClient)?;
-    let throttle = Throttle::new(state);
-    if presented.secret().is_some() {
-        throttle.check(&row)?;
-    }
+    let count_failure = || {
+        if let Some(key) = &key {
+            throttle.count_failure(state, key.clone());
+        }
+    };
+    let Some(row) = row else {
+        count_failure();
+        return Err(OAuth2Error::InvalidClient);
+    };
     let document: OAuth2Client = serde_json::from_value(row.metadata.0)
         .map_err(|e| OAuth2Error::Internal(anyhow::anyhow!("stored client: {e}")))?;
     let registered = document
@@ -221,7 +238,7 @@ pub async fn authenticate(
     }
     if let Some(secret) = presented.secret() {
         let Some(index) = matched else {
-            throttle.count_failure(state, &row.client_id).await;
+            count_failure();
             return Err(OAuth2Error::InvalidClient);
         };
         if let (true, Some(stored)) = (index > 0, row.secret_hash.as_deref()) {
@@ -234,10 +251,10 @@ pub async fn authenticate(
     })
 }
 
-/// CA-10: failed secret checks are counted per client in a window (in the client row, so the
-/// count holds across replicas and costs no extra read); past `max_failures` every attempt
-/// answers 429 until the window ends. Secrets have 256 bits when generated, so this matters for
-/// weak supplied ones, and the real client is never locked out for longer than one window.
+/// CA-10: failed secret checks are counted per client_id and client address in a window; past
+/// `max_failures` that address gets 429 for that client_id (right secret or wrong) until the
+/// window ends. A guesser locks out only itself: the real client, at another address, is never
+/// held off. Unknown client_ids are counted the same way, so a 429 does not tell they exist.
 struct Throttle {
     now: chrono::NaiveDateTime,
     window: chrono::TimeDelta,
@@ -255,31 +272,47 @@ impl Throttle {
         }
     }
 
-    fn check(&self, row: &client_store::ClientRow) -> Result<(), OAuth2Error> {
-        let Some(start) = row.auth_window_start else {
-            return Ok(());
-        };
-        let ends = start + self.window;
-        if row.auth_failures < self.max_failures || ends <= self.now {
+    /// The stored key of (client_id, client address): a keyed hash, never the raw values.
+    fn key(&self, state: &AppState, req: &actix_web::HttpRequest, client_id: &str) -> String {
+        let address = state
+            .client_proxies
+            .client_address(req)
+            .map(service_kit::net::counted)
+            .unwrap_or_default();
+        let value = format!("{client_id}\n{address}");
+        state.hasher.hash(Purpose::ClientAuthThrottle, &value)
+    }
+
+    fn check(
+        &self,
+        row: &client_store::AuthFailuresRow,
+        client_id: &str,
+    ) -> Result<(), OAuth2Error> {
+        let ends = row.window_start + self.window;
+        if row.failures < self.max_failures || ends <= self.now {
             return Ok(());
         }
         let retry_after = (ends - self.now).num_seconds().max(1) as u64;
-        tracing::warn!(client_id = %row.client_id, "client authentication throttled");
+        tracing::warn!(client_id, "client authentication throttled for one address");
         Err(OAuth2Error::Throttled { retry_after })
     }
 
-    /// Records a failure; a failure to record is logged (the attempt is refused either way).
-    async fn count_failure(&self, state: &AppState, client_id: &str) {
-        let (id, now, cutoff) = (client_id.to_string(), self.now, self.now - self.window);
-        let result = state
-            .db
-            .write(move |c| {
-                client_store::count_auth_failure(c, &id, now, cutoff).map_err(OAuth2Error::from)
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(client_id, error = %e, "could not count a failed client authentication");
-        }
+    /// Records a failure in the background, off the response path; a failure to record is
+    /// logged (the attempt is refused either way).
+    fn count_failure(&self, state: &AppState, key: String) {
+        let db = state.db.clone();
+        let (now, cutoff) = (self.now, self.now - self.window);
+        tokio::spawn(async move {
+            let result = db
+                .write(move |c| {
+                    client_store::count_auth_failure(c, &key, now, cutoff)
+                        .map_err(OAuth2Error::from)
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "could not count a failed client authentication");
+            }
+        });
     }
 }
 

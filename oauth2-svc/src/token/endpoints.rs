@@ -45,7 +45,7 @@ async fn revoke_oauth2_token(
     let form = read_form(&state, &req, payload).await?;
     let presented = Presented::from_request(header(&req, AUTHORIZATION.as_str()), &form)?;
     tracing::Span::current().record("client_id", presented.client_id());
-    let client = client_auth::authenticate(&state, presented).await?;
+    let client = client_auth::authenticate(&state, &req, presented).await?;
     revoke::revoke(&state, &client.client_id, RevokeRequest::try_from(&form)?).await?;
     Ok(no_store(HttpResponse::Ok()).finish())
 }
@@ -64,7 +64,7 @@ async fn introspect_oauth2_token_as_client(
         return Err(OAuth2Error::InvalidClient);
     }
     tracing::Span::current().record("client_id", presented.client_id());
-    let client = client_auth::authenticate(&state, presented).await?;
+    let client = client_auth::authenticate(&state, &req, presented).await?;
     let request = IntrospectRequest::try_from(&form)?;
     let answer = introspect::introspect(&state, request, Caller::Client(client.client_id)).await?;
     Ok(no_store(HttpResponse::Ok()).json(answer))

@@ -42,7 +42,7 @@ async fn oauth2_token_exchange(
     })?;
     let presented = Presented::from_request(header(&req, AUTHORIZATION.as_str()), &form)?;
     tracing::Span::current().record("client_id", presented.client_id());
-    let client = client_auth::authenticate(&state, presented).await?;
+    let client = client_auth::authenticate(&state, &req, presented).await?;
     let response = match grant_type {
         GRANT_AUTHORIZATION_CODE => {
             exchange::exchange_code(&state, &client, CodeExchange::try_from(&form)?).await?

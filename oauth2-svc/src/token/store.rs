@@ -69,6 +69,73 @@ pub fn revoke_by_flow(conn: &mut AnyConnection, flow_ids: &[Id]) -> QueryResult<
     .execute(conn)
 }
 
+/// Revokes everything issued to `subject` (for `client`, or for every client), whatever the
+/// grant: refresh tokens (device flow and JWT bearer included), access tokens, codes not yet
+/// exchanged, and approved device codes not yet collected (RT-09 b: a deleted identity keeps
+/// nothing). Called inside the caller's transaction.
+pub fn revoke_by_subject(
+    conn: &mut AnyConnection,
+    subject: &str,
+    client: Option<&str>,
+) -> QueryResult<()> {
+    use crate::db::schema::oauth2_refresh_tokens as refresh;
+    use crate::db::schema::{oauth2_codes as codes, oauth2_device_codes as devices};
+    // Ids first, then changes in chunks: diesel takes no subselect in UPDATE/DELETE filters,
+    // and SQLite bounds the parameters of one statement.
+    const CHUNK: usize = 500;
+    let mut q = refresh::table
+        .filter(refresh::subject.eq(subject))
+        .filter(refresh::revoked.eq(false))
+        .select(refresh::id)
+        .into_boxed();
+    if let Some(client) = client {
+        q = q.filter(refresh::client_id.eq(client.to_string()));
+    }
+    for ids in q.load::<Id>(conn)?.chunks(CHUNK) {
+        diesel::update(refresh::table.filter(refresh::id.eq_any(ids)))
+            .set(refresh::revoked.eq(true))
+            .execute(conn)?;
+    }
+    let mut q = oauth2_access_tokens::table
+        .filter(oauth2_access_tokens::subject.eq(subject))
+        .select(oauth2_access_tokens::id)
+        .into_boxed();
+    if let Some(client) = client {
+        q = q.filter(oauth2_access_tokens::client_id.eq(client.to_string()));
+    }
+    for ids in q.load::<Id>(conn)?.chunks(CHUNK) {
+        diesel::delete(oauth2_access_tokens::table.filter(oauth2_access_tokens::id.eq_any(ids)))
+            .execute(conn)?;
+    }
+    let mut q = codes::table
+        .filter(codes::subject.eq(subject))
+        .filter(codes::used.eq(false))
+        .select(codes::id)
+        .into_boxed();
+    if let Some(client) = client {
+        q = q.filter(codes::client_id.eq(client.to_string()));
+    }
+    for ids in q.load::<Id>(conn)?.chunks(CHUNK) {
+        diesel::update(codes::table.filter(codes::id.eq_any(ids)))
+            .set(codes::used.eq(true))
+            .execute(conn)?;
+    }
+    let mut q = devices::table
+        .filter(devices::subject.eq(subject))
+        .filter(devices::state.eq(crate::device::APPROVED))
+        .select(devices::id)
+        .into_boxed();
+    if let Some(client) = client {
+        q = q.filter(devices::client_id.eq(client.to_string()));
+    }
+    for ids in q.load::<Id>(conn)?.chunks(CHUNK) {
+        diesel::update(devices::table.filter(devices::id.eq_any(ids)))
+            .set(devices::state.eq(crate::device::DENIED))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// The token whose hash is one of `hashes`, expired or not.
 pub fn find(conn: &mut AnyConnection, hashes: &[String]) -> QueryResult<Option<AccessTokenRow>> {
     oauth2_access_tokens::table

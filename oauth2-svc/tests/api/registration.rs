@@ -319,3 +319,59 @@ async fn dcr_with_initial_access_tokens_needs_one() {
     let response = manage(&app, reqwest::Method::POST, &uri, Some(&initial), body).await;
     assert_eq!(response.status(), 201);
 }
+
+/// RFC 7592 §2.2 asks a client to send back what it read: fields only an operator sets are not
+/// shown to the registration and survive its PUT.
+#[tokio::test]
+async fn dcr_put_keeps_what_the_operator_set() {
+    let app = dcr_app().await;
+    let created: Value = register(&app, machine_client()).await.json().await.unwrap();
+    let id = created["client_id"].as_str().unwrap();
+    let token = created["registration_access_token"].as_str().unwrap();
+    let uri = created["registration_client_uri"].as_str().unwrap();
+    let patch = json!([
+        {"op": "add", "path": "/audience", "value": ["https://api.test"]},
+        {"op": "add", "path": "/metadata", "value": {"tier": "gold"}},
+        {"op": "replace", "path": "/skip_consent", "value": true},
+    ]);
+    let res = app
+        .http
+        .patch(format!("{}/admin/clients/{id}", app.admin))
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let mut read: Value = manage(&app, reqwest::Method::GET, uri, Some(token), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["audience", "metadata", "skip_consent"] {
+        assert!(
+            read.get(field)
+                .is_none_or(|v| v == &json!([]) || v == &json!(false)),
+            "{field} is the operator's: {read}"
+        );
+    }
+    read["client_name"] = json!("Renamed");
+    for field in ["registration_client_uri", "created_at", "updated_at"] {
+        read.as_object_mut().unwrap().remove(field);
+    }
+    let res = manage(&app, reqwest::Method::PUT, uri, Some(token), Some(read)).await;
+    assert_eq!(res.status(), 200, "what was read can be sent back");
+    let admin: Value = app
+        .http
+        .get(format!("{}/admin/clients/{id}", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["client_name"], "Renamed");
+    assert_eq!(admin["audience"], json!(["https://api.test"]));
+    assert_eq!(admin["metadata"], json!({"tier": "gold"}));
+    assert_eq!(admin["skip_consent"], true);
+}
