@@ -31,6 +31,8 @@ pub struct Settings {
     pub hooks: crate::hooks::HooksSettings,
     /// `outbox.*`: delivery of notices to other systems (retries, batches, leases).
     pub outbox: crate::outbox::OutboxSettings,
+    /// `courier.*`: outgoing mail (SMTP, templates, retries) of the verification and recovery flows.
+    pub courier: crate::courier::CourierSettings,
     /// The time flows and sessions run on; tests move it. Not a setting.
     #[serde(skip)]
     pub clock: service_kit::clock::Clock,
@@ -70,6 +72,9 @@ pub struct IdentitySettings {
     pub default_schema_id: String,
     /// `file://path` or `base64://…` JSON Schemas; empty means the built-in `default` schema.
     pub schemas: Vec<SchemaSource>,
+    /// The largest body `PATCH /admin/identities` (batch import) reads, in bytes; other JSON
+    /// bodies stay under `serve.request_limits.json_body_bytes`.
+    pub batch_import_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -84,6 +89,7 @@ impl Default for IdentitySettings {
         IdentitySettings {
             default_schema_id: "default".into(),
             schemas: Vec::new(),
+            batch_import_body_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -104,6 +110,7 @@ impl Default for Settings {
             janitor: Default::default(),
             hooks: Default::default(),
             outbox: Default::default(),
+            courier: Default::default(),
             clock: Default::default(),
             dev: false,
         }
@@ -119,6 +126,7 @@ pub struct Validated {
     pub flows: crate::flow::FlowConfig,
     /// The identity lifecycle web hook, when it is on.
     pub lifecycle_hook: Option<crate::hooks::LifecycleHook>,
+    pub courier: crate::courier::CourierConfig,
 }
 
 impl Settings {
@@ -140,12 +148,22 @@ impl Settings {
         self.session.validate()?;
         let lifecycle_hook = self.hooks.validate()?;
         self.outbox.validate()?;
+        let courier = self.courier.validate(&self.outbox)?;
+        if (flows.verification.enabled || flows.recovery.enabled) && courier.smtp.is_none() {
+            return Err(SettingsError::invalid(
+                "courier.smtp.connection_uri",
+                "is required when the verification or recovery flow is enabled (they send mail)",
+            ));
+        }
+        self.selfservice.flows.login.brute_force.validate()?;
+        self.selfservice.methods.password.config.validate()?;
         Ok(Validated {
             settings: self,
             dsn,
             public_url,
             flows,
             lifecycle_hook,
+            courier,
         })
     }
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A browser flow's anti-CSRF check failed; the text says which part.
     #[error("CSRF violation: {0}")]
     CsrfViolation(String),
+    /// The caller may not do this (Kratos' herodot `ErrForbidden`); the text says why.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("return_to {0:?} is not allowed")]
     ReturnToForbidden(String),
     /// No valid session in the request (or it expired, was revoked, or its identity is inactive).
@@ -40,6 +43,9 @@ pub enum ApiError {
     SessionInactive,
     #[error("a session is already available")]
     SessionAlreadyAvailable,
+    /// The right password of an inactive identity (Kratos' `session.ErrIdentityDisabled`).
+    #[error("identity is disabled")]
+    IdentityDisabled,
     #[error("logout token invalid: {0}")]
     LogoutTokenInvalid(&'static str),
     /// A flow expired; `use_flow_id` is its replacement, `redirect_to` where to start again.
@@ -109,7 +115,7 @@ pub fn render_edge(err: EdgeError) -> HttpResponse {
 }
 
 impl ApiError {
-    fn body(&self) -> GenericError {
+    pub(crate) fn body(&self) -> GenericError {
         let (message, reason, details) = match self {
             ApiError::BadRequest(r) => (
                 "The request was malformed or contained invalid parameters",
@@ -147,6 +153,11 @@ impl ApiError {
                 Some("Please retry the flow and optionally clear your cookies. The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and other serious security issues.".to_string()),
                 Some(serde_json::json!({ "reject_reason": reason })),
             ),
+            ApiError::Forbidden(reason) => (
+                "The requested action was forbidden",
+                Some(reason.clone()),
+                None,
+            ),
             ApiError::ReturnToForbidden(url) => (
                 "The request was malformed or contained invalid parameters",
                 Some(format!("Requested return_to URL {url:?} is not allowed.")),
@@ -160,6 +171,11 @@ impl ApiError {
             ApiError::SessionAlreadyAvailable => (
                 "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
                 None,
+                None,
+            ),
+            ApiError::IdentityDisabled => (
+                "identity is disabled",
+                Some("This account was disabled.".to_string()),
                 None,
             ),
             ApiError::LogoutTokenInvalid(reason) => (
@@ -195,6 +211,7 @@ impl ApiError {
             ApiError::ReturnToForbidden(_) => "self_service_flow_return_to_forbidden",
             ApiError::SessionInactive => "session_inactive",
             ApiError::SessionAlreadyAvailable => "session_already_available",
+            ApiError::IdentityDisabled => "identity_disabled",
             ApiError::FlowExpired(_) => "self_service_flow_expired",
             _ => return None,
         })
@@ -211,11 +228,13 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::CsrfViolation(_) => StatusCode::FORBIDDEN,
+            ApiError::CsrfViolation(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::ReturnToForbidden(_) | ApiError::SessionAlreadyAvailable => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::SessionInactive | ApiError::LogoutTokenInvalid(_) => StatusCode::UNAUTHORIZED,
+            ApiError::SessionInactive
+            | ApiError::LogoutTokenInvalid(_)
+            | ApiError::IdentityDisabled => StatusCode::UNAUTHORIZED,
             ApiError::FlowExpired(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,15 +1,16 @@
-//! The identity lifecycle web hook: when an identity ends (today: when it is deleted),
+//! The identity lifecycle web hook: when an identity ends (it is deleted, or deactivated),
 //! identity-svc POSTs a signed JSON notice to `hooks.identity_lifecycle.url`, so that other
 //! systems can forget the identity too. identity-svc does not know what the receiver does with
 //! it; in an Olympus domain the receiver is login-ui's admin listener (see
 //! docs/architecture.md).
 //!
 //! The body is [`IdentityLifecycleEvent`] (`{"event":"identity.deleted","identity_id":…,
-//! "occurred_at":…}`), signed in `X-Olympus-Signature: sha256=<hex>` with HMAC-SHA256 under the
-//! first `hooks.identity_lifecycle.secret`, and `X-Request-Id` is the outbox message's id. Any
-//! 2xx answer is a delivery; anything else is retried (see [`crate::outbox`]). The notice is an
-//! outbox message of topic [`TOPIC`] written in the deletion's transaction, so it survives an
-//! outage of the receiver and a restart of identity-svc.
+//! "occurred_at":…}`, or `identity.deactivated`), signed in `X-Olympus-Signature:
+//! sha256=<hex>` with HMAC-SHA256 under the first `hooks.identity_lifecycle.secret`, and
+//! `X-Request-Id` is the outbox message's id. Any 2xx answer is a delivery; anything else is
+//! retried (see [`crate::outbox`]). The notice is an outbox message of topic [`TOPIC`] written
+//! in the transaction of the deletion (or state change), so it survives an outage of the
+//! receiver and a restart of identity-svc.
 
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
@@ -73,12 +74,15 @@ impl HooksSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     Deleted,
+    /// The identity's state became `inactive` (its sessions were revoked with it).
+    Deactivated,
 }
 
 impl Event {
     fn name(self) -> &'static str {
         match self {
             Event::Deleted => shared_types::hooks::IDENTITY_DELETED,
+            Event::Deactivated => shared_types::hooks::IDENTITY_DEACTIVATED,
         }
     }
 }
@@ -114,7 +118,7 @@ pub fn attach(
         async move { sender.deliver(message).await }
     };
     Worker::new(
-        TOPIC,
+        crate::outbox::Topic(TOPIC),
         db,
         s.outbox.clone(),
         s.clock.clone(),

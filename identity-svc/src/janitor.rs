@@ -1,7 +1,10 @@
-//! The janitor of identity-svc: deletes login flows and sessions (active or not) that expired
-//! more than `janitor.keep_expired` ago, and outbox messages delivered that long ago, in
+//! The janitor of identity-svc: deletes login and registration flows and sessions (active or
+//! not) that expired more than `janitor.keep_expired` ago, outbox messages delivered that long ago, and
+//! brute-force counters whose window and lock ended that long ago, in
 //! bounded batches. It runs in the background every `janitor.interval` and once with
 //! `identity-svc janitor`. Nothing references these tables, so the order does not matter.
+//! Expired verification and recovery flows go too, and the courier's mail once sent that long ago
+//! (abandoned mail a week later), with its dispatches.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -23,11 +26,34 @@ pub async fn sweep(
     let cutoff = s.janitor.cutoff(s.clock.now());
     let steps: Vec<(&'static str, Step)> = vec![
         ("selfservice_login_flows", step(delete_login_flows, cutoff)),
+        (
+            "selfservice_registration_flows",
+            step(crate::flow::registration::store::delete_expired, cutoff),
+        ),
         ("sessions", step(delete_sessions, cutoff)),
+        (
+            "selfservice_verification_flows",
+            step(
+                crate::flow::code::store::delete_expired_verification_flows,
+                cutoff,
+            ),
+        ),
+        (
+            "selfservice_recovery_flows",
+            step(
+                crate::flow::code::store::delete_expired_recovery_flows,
+                cutoff,
+            ),
+        ),
+        (
+            "courier_messages",
+            step(crate::courier::store::delete_old, cutoff),
+        ),
         (
             "outbox_messages",
             step(crate::outbox::store::delete_delivered, cutoff),
         ),
+        ("login_throttle", throttle_step(s, cutoff)),
     ];
     Sweep {
         db,
@@ -36,6 +62,16 @@ pub async fn sweep(
     }
     .run(steps)
     .await
+}
+
+/// Brute-force counters whose window ended, and whose lock (if any) ended, before `cutoff`.
+fn throttle_step(s: &Settings, cutoff: NaiveDateTime) -> Step {
+    let window = chrono::Duration::from_std(s.selfservice.flows.login.brute_force.window)
+        .unwrap_or(chrono::Duration::MAX);
+    let window_cutoff = cutoff - window;
+    std::sync::Arc::new(move |c, limit| {
+        crate::throttle::store::delete_stale(c, limit, window_cutoff, cutoff)
+    })
 }
 
 /// The `janitor` command: validates the settings, opens the database and runs once.

@@ -4,6 +4,7 @@
 //! `build` is the one entry point of production, the launcher and tests.
 
 pub mod config;
+pub mod courier;
 pub mod credential;
 pub mod db;
 pub mod error;
@@ -14,9 +15,11 @@ pub mod hooks;
 mod identity;
 pub mod janitor;
 pub mod outbox;
+mod pagination;
 mod schema;
 mod session;
 mod state;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -42,7 +45,15 @@ pub async fn build(
 ) -> anyhow::Result<Application> {
     let settings = settings.validate()?;
     let schemas = schema::Registry::load(&settings.settings.identity)?;
-    let passwords = credential::PasswordHasher::new(&settings.settings.hashers.argon2)?;
+    let password_hashes = prometheus::IntCounter::new(
+        "password_hashes_total",
+        "Password hashes computed (new passwords, sign-in checks and dummy checks alike)",
+    )?;
+    let passwords = credential::PasswordHasher::new(&settings.settings.hashers.argon2)?
+        .with_policy(credential::PasswordPolicy::new(
+            &settings.settings.selfservice.methods.password.config,
+        ))
+        .with_counter(password_hashes.clone());
     let db = open_database(&settings).await?;
     let listeners = match listeners {
         Some(l) => l,
@@ -57,6 +68,7 @@ pub async fn build(
     let state = actix_web::web::Data::new(state);
     let metrics = Metrics::new(INFO.service);
     let registry = metrics.registry().clone();
+    registry.register(Box::new(password_hashes))?;
     let outbox_counters = outbox::Counters::register(&registry)?;
     let background_db = db.clone();
     let edge = Edge {
@@ -70,19 +82,35 @@ pub async fn build(
         render: error::render_edge,
     };
     let public_state = state.clone();
+    let courier_state = state.clone();
     let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(public_state.clone());
         schema::handlers::routes(cfg);
         flow::login::handlers::public_routes(cfg);
+        flow::registration::handlers::public_routes(cfg);
+        flow::verification::public_routes(cfg);
+        flow::recovery::public_routes(cfg);
         session::handlers::public_routes(cfg);
+        session::manage::public_routes(cfg);
+        session::native::public_routes(cfg);
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());
         identity::handlers::admin_routes(cfg);
+        session::manage::admin_routes(cfg);
+        courier::handlers::admin_routes(cfg);
+        throttle::handlers::admin_routes(cfg);
         schema::handlers::routes(cfg);
     });
     let mut app = Application::start(listeners, edge, public, admin)?;
     janitor::attach(&mut app, background_db.clone(), settings.clone(), &registry)?;
+    courier::attach(
+        &mut app,
+        background_db.clone(),
+        &settings,
+        &courier_state.courier,
+        outbox_counters.clone(),
+    )?;
     if let Some(waker) = lifecycle_hook {
         hooks::attach(&mut app, background_db, &settings, outbox_counters, waker)?;
     }

@@ -14,6 +14,10 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub csrf: crate::csrf::Csrf,
     pub sessions: crate::session::Sessions,
+    /// Brute-force counters of password sign-in.
+    pub throttle: crate::throttle::Throttle,
+    /// Outgoing mail: templates, and the wake-up of the courier's worker.
+    pub courier: crate::courier::Courier,
     /// Wakes the identity lifecycle hook's worker, when the hook is on.
     pub lifecycle_hook: Option<crate::outbox::Waker>,
 }
@@ -23,13 +27,17 @@ impl AppState {
         let csrf =
             crate::csrf::Csrf::new(&settings.settings.secrets.cookie, !settings.settings.dev);
         let sessions = crate::session::Sessions::new(&settings.settings);
+        let throttle = crate::throttle::Throttle::new(&settings.settings);
+        let courier = crate::courier::Courier::new(settings.courier.templates.clone());
         AppState {
+            courier,
             settings,
             db,
             schemas,
             passwords,
             csrf,
             sessions,
+            throttle,
             lifecycle_hook: None,
         }
     }

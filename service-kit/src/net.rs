@@ -142,37 +142,63 @@ mod tests {
     }
 
     #[test]
-    fn ranges_match_their_addresses_only() {
-        let range = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(range.contains(ip("10.1.2.3")));
-        assert!(range.contains(ip("::ffff:10.1.2.3")));
-        assert!(!range.contains(ip("11.0.0.1")));
+    fn ranges_parse_and_match() {
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains(ip("10.1.2.3")));
+        assert!(net.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped");
+        assert!(!net.contains(ip("11.0.0.1")));
+        let one = Cidr::parse("192.0.2.7").unwrap();
+        assert!(one.contains(ip("192.0.2.7")) && !one.contains(ip("192.0.2.8")));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:1::1")) && !v6.contains(ip("2001:db9::1")));
         assert!(
-            Cidr::parse("2001:db8::/32")
+            Cidr::parse("0.0.0.0/0")
                 .unwrap()
-                .contains(ip("2001:db8::1"))
+                .contains(ip("203.0.113.1"))
         );
-        assert!(Cidr::parse("10.0.0.0/33").is_none());
-        assert!(Cidr::parse("nonsense").is_none());
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0.0/x", "", "::/129"] {
+            assert!(Cidr::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxies = TrustedProxies::parse(&["10.0.0.0/8".into()], "k").unwrap();
-        let forwarded = ["203.0.113.9, 10.0.0.2"];
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()], "k").unwrap();
+        let none = TrustedProxies::default();
+        let peer = ip("10.0.0.5");
+        let xff = ["198.51.100.9, 203.0.113.4", "10.0.0.2"];
+        assert_eq!(trusted.resolve(peer, &xff), ip("203.0.113.4"));
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(trusted.resolve(ip("192.0.2.1"), &xff), ip("192.0.2.1"));
+        assert_eq!(none.resolve(peer, &xff), peer);
+        // A spoofed left part cannot hide the address the proxy saw.
         assert_eq!(
-            proxies.resolve(ip("10.0.0.1"), &forwarded),
-            ip("203.0.113.9")
+            trusted.resolve(peer, &["1.1.1.1, 203.0.113.4"]),
+            ip("203.0.113.4")
         );
+        assert_eq!(trusted.resolve(peer, &[]), peer);
         assert_eq!(
-            proxies.resolve(ip("198.51.100.1"), &forwarded),
-            ip("198.51.100.1"),
-            "an untrusted peer's header is ignored"
-        );
-        assert_eq!(
-            proxies.resolve(ip("10.0.0.1"), &["garbage, 10.0.0.3"]),
+            trusted.resolve(peer, &["garbage, 10.0.0.3"]),
             ip("10.0.0.3")
         );
+        assert_eq!(
+            trusted.resolve(peer, &["[2001:db8::1]:4711"]),
+            ip("2001:db8::1")
+        );
+        assert!(TrustedProxies::parse(&["nope".into()], "k").is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(
+            counted(ip("2001:db8:1:2:aaaa::1")),
+            counted(ip("2001:db8:1:2:bbbb::9"))
+        );
+        assert_ne!(
+            counted(ip("2001:db8:1:2::1")),
+            counted(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(counted(ip("::ffff:192.0.2.1")), "192.0.2.1");
         assert_eq!(counted(ip("2001:db8::1:2")), "2001:db8::/64");
     }
 }

@@ -129,3 +129,46 @@ pub struct LogoutFlow {
     pub logout_url: String,
     pub logout_token: String,
 }
+
+/// Kratos' `registrationFlow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationFlow {
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub request_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The identity schema new identities of this flow get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_schema: Option<String>,
+    /// The method of the last submission (`password`); unset until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    pub state: String,
+    pub ui: UiContainer,
+}
+
+/// Kratos' `successfulNativeRegistration`: the answer to a completed registration. `session` is
+/// set only when the `session` hook runs after registration, and `session_token` only for API
+/// flows with that hook (browsers get the cookie instead).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuccessfulNativeRegistration {
+    pub identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    #[serde(default, deserialize_with = "crate::null_as_default")]
+    pub continue_with: Vec<serde_json::Value>,
+}
+
+/// Kratos' `performNativeLogoutBody` (`DELETE /self-service/logout/api`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformNativeLogoutBody {
+    pub session_token: String,
+}

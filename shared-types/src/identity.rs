@@ -176,3 +176,60 @@ pub struct IdentitySchemaContainer {
     pub id: String,
     pub schema: serde_json::Value,
 }
+
+/// Kratos' `updateIdentityBody` (`PUT /admin/identities/{id}`): the full identity except its
+/// credentials, which are merged per type when given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIdentityBody {
+    pub schema_id: String,
+    pub traits: serde_json::Value,
+    /// Required by Kratos' document; absent keeps the current state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<IdentityState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_public: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_admin: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<IdentityWithCredentials>,
+}
+
+/// Kratos' `patchIdentitiesBody` (`PATCH /admin/identities`, batch create and import).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchIdentitiesBody {
+    pub identities: Vec<IdentityPatch>,
+}
+
+/// Kratos' `identityPatch`: one identity to create, with an optional id to find its result by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<CreateIdentityBody>,
+}
+
+/// Kratos' `batchPatchIdentitiesResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchPatchIdentitiesResponse {
+    #[serde(default, deserialize_with = "crate::null_as_default")]
+    pub identities: Vec<IdentityPatchResponse>,
+}
+
+/// Kratos' `identityPatchResponse`: `action` is `create` (with `identity`, the new id) or
+/// `error` (with `error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityPatchResponse {
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::GenericError>,
+}

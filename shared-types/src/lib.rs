@@ -4,11 +4,14 @@
 //! services of different versions keep understanding each other; request bodies reject them.
 
 pub mod client;
+pub mod code_flow;
 pub mod consent;
+pub mod courier;
 pub mod error;
 pub mod flow;
 pub mod hooks;
 pub mod identity;
+pub mod session;
 
 /// Ory sends `null` for unset lists and strings (Go's nil slices); read it as the empty default.
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

@@ -15,14 +15,19 @@ mod support;
 
 use serde_json::json;
 use shared_types::client::OAuth2Client;
+use shared_types::code_flow::CodeFlow;
+use shared_types::courier::Message;
 use shared_types::error::{ErrorEnvelope, OAuth2ErrorBody};
 use shared_types::flow::{
-    LoginFlow, LogoutFlow, Session, SuccessfulLogin, UiContainer, UiNode, UiText,
+    LoginFlow, LogoutFlow, PerformNativeLogoutBody, RegistrationFlow, Session, SuccessfulLogin,
+    SuccessfulNativeRegistration, UiContainer, UiNode, UiText,
 };
 use shared_types::identity::{
-    CreateIdentityBody, Identity, IdentityCredentials, IdentitySchemaContainer, RecoveryAddress,
+    BatchPatchIdentitiesResponse, CreateIdentityBody, Identity, IdentityCredentials,
+    IdentitySchemaContainer, PatchIdentitiesBody, RecoveryAddress, UpdateIdentityBody,
     VerifiableAddress,
 };
+use shared_types::session::{DeleteMySessionsCount, ManagedSession};
 
 use support::openapi::{self, Api, OpenApi};
 use support::{Break, Negative, assert_matches_schema, assert_round_trip, fixture};
@@ -85,6 +90,38 @@ golden! {
     successful_login: SuccessfulLogin, "successful_login.json", Kratos "successfulNativeLogin",
         &["/session/devices", "/session/identity/organization_id"];
     logout_flow: LogoutFlow, "logout_flow.json", Kratos "logoutFlow", &[];
+    // updateIdentity deactivating an identity (credentials are optional and left out).
+    update_identity_body: UpdateIdentityBody, "update_identity_body.json",
+        Kratos "updateIdentityBody", &[];
+    // batchPatchIdentities importing a bcrypt hash.
+    patch_identities_body: PatchIdentitiesBody, "patch_identities_body.json",
+        Kratos "patchIdentitiesBody", &[];
+    batch_patch_identities_response: BatchPatchIdentitiesResponse,
+        "batch_patch_identities_response.json", Kratos "batchPatchIdentitiesResponse", &[];
+    // listSessions without `expand`: no identity; an ended session.
+    managed_session: ManagedSession, "managed_session.json", Kratos "session", &[];
+    delete_my_sessions_count: DeleteMySessionsCount, "delete_my_sessions_count.json",
+        Kratos "deleteMySessionsCount", &[];
+    // An API recovery that signed in; Olympus has no settings flow yet (no `show_settings_ui`).
+    recovery_flow: CodeFlow, "recovery_flow.json", Kratos "recoveryFlow", &[];
+    // A browser verification flow after the address was submitted.
+    verification_flow: CodeFlow, "verification_flow.json", Kratos "verificationFlow", &[];
+    // getCourierMessage: a message sent on the second attempt.
+    courier_message: Message, "courier_message.json", Kratos "message", &[];
+    // An API login: the token in the body and in `continue_with`.
+    successful_native_login: SuccessfulLogin, "successful_native_login.json",
+        Kratos "successfulNativeLogin",
+        &["/session/devices", "/session/identity/organization_id"];
+    // A browser registration re-rendered after a failed submission: typed traits kept, a
+    // message on the failing trait, labels from the schema's titles.
+    registration_flow: RegistrationFlow, "registration_flow.json", Kratos "registrationFlow",
+        &["/organization_id"];
+    // An API registration with the `session` hook.
+    successful_native_registration: SuccessfulNativeRegistration,
+        "successful_native_registration.json", Kratos "successfulNativeRegistration",
+        &["/identity/organization_id", "/session/devices", "/session/identity/organization_id"];
+    perform_native_logout_body: PerformNativeLogoutBody, "perform_native_logout_body.json",
+        Kratos "performNativeLogoutBody", &[];
 }
 
 #[test]

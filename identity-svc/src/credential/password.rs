@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, generate_salt};
-use argon2::{ARGON2I_IDENT, ARGON2ID_IDENT, Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHasher as _, generate_salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use service_kit::settings::{Secret, SettingsError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::hashes::StoredHash;
 
 /// What a caller turned away by a full queue is told to wait.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -116,6 +118,11 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
+    /// The policy new passwords must meet; travels with the hasher so that every place that
+    /// hashes a new password checks the configured one.
+    policy: super::PasswordPolicy,
+    /// Counts argon2 computations for `/metrics` (`password_hashes_total`), when registered.
+    hashes: Option<prometheus::IntCounter>,
 }
 
 struct Inner {
@@ -152,7 +159,27 @@ impl PasswordHasher {
                 queue_depth: settings.queue_depth,
                 runs: AtomicU64::new(0),
             }),
+            policy: super::PasswordPolicy::default(),
+            hashes: None,
         })
+    }
+
+    /// This hasher counting its computations on `counter`.
+    pub fn with_counter(self, counter: prometheus::IntCounter) -> Self {
+        PasswordHasher {
+            hashes: Some(counter),
+            ..self
+        }
+    }
+
+    /// This hasher with `policy` instead of the default one.
+    pub fn with_policy(self, policy: super::PasswordPolicy) -> Self {
+        PasswordHasher { policy, ..self }
+    }
+
+    /// The policy new passwords must meet.
+    pub fn policy(&self) -> &super::PasswordPolicy {
+        &self.policy
     }
 
     /// argon2id PHC string with a fresh random salt.
@@ -181,24 +208,25 @@ impl PasswordHasher {
         password: Secret,
         stored: Option<String>,
     ) -> Result<bool, HashError> {
-        let (target, real) = match stored.as_deref().map(parse_argon2) {
+        let dummy = || StoredHash::Argon2(Box::new(self.inner.dummy.clone()));
+        let (target, real) = match stored.as_deref().map(StoredHash::parse) {
             Some(Ok(hash)) => (hash, true),
             Some(Err(reason)) => {
                 // The reason names the format only; the hash itself is never logged.
                 tracing::warn!(%reason, "a stored password hash is unusable; treating as a mismatch");
-                (self.inner.dummy.clone(), false)
+                (dummy(), false)
             }
-            None => (self.inner.dummy.clone(), false),
+            None => (dummy(), false),
         };
-        self.run(move || {
-            // `Argon2::default()` takes algorithm, version and cost from the stored hash.
-            match Argon2::default().verify_password(password.expose().as_bytes(), &target) {
-                Ok(()) => Ok(real),
-                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                Err(e) => Err(anyhow!("argon2 verification failed: {e}")),
-            }
-        })
-        .await
+        // Imported hashes (bcrypt, PBKDF2, scrypt, argon2i) verify with their own algorithm.
+        self.run(move || Ok(target.verify(password.expose().as_bytes())? && real))
+            .await
+    }
+
+    /// Whether `stored` is argon2id with the configured cost; anything else (an imported hash,
+    /// or a cost changed since) is rehashed at the next successful sign-in.
+    pub fn is_current(&self, stored: &str) -> bool {
+        StoredHash::parse(stored).is_ok_and(|hash| hash.is_current(&self.inner.params))
     }
 
     /// How many argon2 computations this hasher (and its clones) started.
@@ -213,11 +241,15 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         let permit = self.permit().await?;
         let inner = self.inner.clone();
+        let counter = self.hashes.clone();
         let task = tokio::task::spawn_blocking(move || {
             // The permit moves into the task: a caller that gives up (a request timeout) must
             // not free the slot while the computation still occupies a core.
             let _permit = permit;
             inner.runs.fetch_add(1, Ordering::SeqCst);
+            if let Some(counter) = counter {
+                counter.inc();
+            }
             work()
         });
         let result = task
@@ -275,20 +307,6 @@ fn dummy_hash(params: &Params) -> PasswordHash {
         salt: Some(Salt::new(&generate_salt()).expect("16 bytes are a valid salt")),
         hash: Some(Output::new(&output).expect("32 bytes are a valid output")),
     }
-}
-
-/// Parses an argon2id or argon2i PHC string with usable parameters. The error names the problem,
-/// never the hash.
-pub fn parse_argon2(phc: &str) -> Result<PasswordHash, String> {
-    let hash = PasswordHash::new(phc).map_err(|_| "not a PHC string".to_string())?;
-    if hash.algorithm != ARGON2ID_IDENT && hash.algorithm != ARGON2I_IDENT {
-        return Err(format!("unsupported algorithm `{}`", hash.algorithm));
-    }
-    if hash.salt.is_none() || hash.hash.is_none() {
-        return Err("the PHC string has no salt or no hash".into());
-    }
-    Params::try_from(&hash).map_err(|e| format!("invalid argon2 parameters: {e}"))?;
-    Ok(hash)
 }
 
 #[cfg(test)]

@@ -135,6 +135,28 @@ diesel::table! {
     use diesel::sql_types::*;
     use service_kit::db::{DbJson, DbUuid};
 
+    selfservice_registration_flows (id) {
+        id -> DbUuid,
+        flow_type -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        csrf_token_hash -> Nullable<Text>,
+        identity_schema -> Text,
+        state -> Text,
+        active -> Nullable<Text>,
+        traits -> Nullable<DbJson>,
+        ui_messages -> DbJson,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
     outbox_messages (id) {
         id -> DbUuid,
         topic -> Text,
@@ -148,5 +170,103 @@ diesel::table! {
         delivered_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::DbUuid;
+
+    courier_messages (id) {
+        id -> DbUuid,
+        message_type -> Text,
+        status -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        html_body -> Text,
+        template_type -> Text,
+        send_count -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<DbUuid>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    courier_message_dispatches (id) {
+        id -> DbUuid,
+        message_id -> DbUuid,
+        status -> Text,
+        error -> Nullable<DbJson>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    selfservice_verification_flows (id) {
+        id -> DbUuid,
+        flow_type -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        csrf_token_hash -> Nullable<Text>,
+        state -> Text,
+        active -> Nullable<Text>,
+        address -> Nullable<Text>,
+        address_id -> Nullable<DbUuid>,
+        code_hash -> Nullable<Text>,
+        code_attempts -> Integer,
+        ui_messages -> DbJson,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
+    selfservice_recovery_flows (id) {
+        id -> DbUuid,
+        flow_type -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        csrf_token_hash -> Nullable<Text>,
+        state -> Text,
+        active -> Nullable<Text>,
+        address -> Nullable<Text>,
+        address_id -> Nullable<DbUuid>,
+        code_hash -> Nullable<Text>,
+        code_attempts -> Integer,
+        ui_messages -> DbJson,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// Brute-force counters of password sign-in, by keyed hash (src/throttle).
+    login_throttle (key_hash) {
+        key_hash -> Text,
+        window_start -> Timestamp,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
     }
 }

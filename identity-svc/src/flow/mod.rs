@@ -1,9 +1,14 @@
 //! Self-service flows: their settings, the `return_to` allow-list, content negotiation and the
 //! UI texts (Kratos' message ids, so UIs translate by id).
 
+pub mod code;
+pub mod http;
 pub mod login;
+pub mod recovery;
+pub mod registration;
 pub mod submit;
 pub mod text;
+pub mod verification;
 
 use std::time::Duration;
 
@@ -24,12 +29,32 @@ pub struct SelfServiceSettings {
     /// subdomains), port, and a path under the allowed one.
     pub allowed_return_urls: Vec<String>,
     pub flows: FlowsSettings,
+    pub methods: MethodsSettings,
+}
+
+/// `selfservice.methods.*`: the credential methods' settings (Kratos' keys).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MethodsSettings {
+    pub password: crate::credential::PasswordMethodSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FlowsSettings {
     pub login: LoginFlowSettings,
+    pub registration: registration::RegistrationFlowSettings,
+    pub verification: code::CodeFlowSettings,
+    pub recovery: code::CodeFlowSettings,
+    pub settings: SettingsFlowSettings,
+}
+
+/// `selfservice.flows.settings.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsFlowSettings {
+    /// The account settings page; a recovered account is sent there. Required with recovery.
+    pub ui_url: Option<String>,
 }
 
 /// `selfservice.flows.login.*`.
@@ -40,6 +65,8 @@ pub struct LoginFlowSettings {
     pub ui_url: Option<String>,
     #[serde(with = "duration")]
     pub lifespan: Duration,
+    /// Lockout after failed password sign-ins (Olympus' own keys).
+    pub brute_force: crate::throttle::BruteForceSettings,
 }
 
 impl Default for LoginFlowSettings {
@@ -47,6 +74,7 @@ impl Default for LoginFlowSettings {
         LoginFlowSettings {
             ui_url: None,
             lifespan: Duration::from_secs(3600),
+            brute_force: Default::default(),
         }
     }
 }
@@ -56,6 +84,11 @@ impl Default for LoginFlowSettings {
 pub struct FlowConfig {
     pub login_ui: Url,
     pub login_lifespan: Duration,
+    pub registration: registration::RegistrationConfig,
+    pub verification: code::CodeFlowConfig,
+    pub recovery: code::CodeFlowConfig,
+    /// Set when recovery is enabled.
+    pub settings_ui: Option<Url>,
     pub return_to: ReturnToPolicy,
 }
 
@@ -83,9 +116,29 @@ impl SelfServiceSettings {
                 "must be at least 1m",
             ));
         }
+        let registration = self.flows.registration.validate(&login_ui)?;
+        let verification = self.flows.verification.validate(code::Kind::Verification)?;
+        let recovery = self.flows.recovery.validate(code::Kind::Recovery)?;
+        let settings_ui = match &self.flows.settings.ui_url {
+            None if recovery.enabled => {
+                return Err(SettingsError::invalid(
+                    "selfservice.flows.settings.ui_url",
+                    "is required when the recovery flow is enabled (recovered accounts go there)",
+                ));
+            }
+            raw => raw
+                .as_deref()
+                .map(web_url)
+                .transpose()
+                .map_err(|r| SettingsError::invalid("selfservice.flows.settings.ui_url", r))?,
+        };
         Ok(FlowConfig {
             login_ui,
             login_lifespan: self.flows.login.lifespan,
+            registration,
+            verification,
+            recovery,
+            settings_ui,
             return_to: ReturnToPolicy { default, allowed },
         })
     }
@@ -181,7 +234,9 @@ mod tests {
                     ui_url: Some("https://id.test/login".into()),
                     ..Default::default()
                 },
+                ..Default::default()
             },
+            ..Default::default()
         };
         settings.validate().unwrap().return_to
     }

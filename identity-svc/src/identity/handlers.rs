@@ -1,32 +1,31 @@
 //! Admin identities API: `/admin/identities` (Kratos' createIdentity, listIdentities,
-//! getIdentity, deleteIdentity).
+//! getIdentity, deleteIdentity; updateIdentity and patchIdentity are in `manage`, the batch
+//! import in `import`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use service_kit::db::Id;
 use service_kit::http::JsonObject;
 use shared_types::identity::CreateIdentityBody;
 
 use super::store::{self, IdentityFilter};
 use crate::error::ApiError;
+use crate::pagination::{QueryParams, next_link};
 use crate::state::AppState;
 
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/admin/identities")
             .route(web::post().to(create_identity))
-            .route(web::get().to(list_identities)),
+            .route(web::get().to(list_identities))
+            .route(web::patch().to(super::import::batch_patch_identities)),
     )
     .service(
         web::resource("/admin/identities/{id}")
             .route(web::get().to(get_identity))
+            .route(web::put().to(super::manage::update_identity))
+            .route(web::patch().to(super::manage::patch_identity))
             .route(web::delete().to(delete_identity)),
     );
 }
-
-const DEFAULT_PAGE_SIZE: i64 = 250;
-const MAX_PAGE_SIZE: i64 = 1000;
 
 #[tracing::instrument(skip_all)]
 async fn create_identity(
@@ -46,71 +45,14 @@ async fn create_identity(
         .json(identity))
 }
 
-/// The query parameters of a request. Repeated keys are kept (Kratos' `include_credential` is a
-/// list); unknown keys are refused, because silently ignoring a filter such as `ids` would
-/// answer with identities the caller did not ask for.
-struct QueryParams(Vec<(String, String)>);
-
-impl QueryParams {
-    fn parse(req: &HttpRequest, allowed: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> =
-            url::form_urlencoded::parse(req.query_string().as_bytes())
-                .into_owned()
-                .collect();
-        if let Some((key, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::BadRequest(format!(
-                "unknown query parameter {key:?}"
-            )));
-        }
-        Ok(QueryParams(pairs))
-    }
-
-    fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    fn one(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn page_size(raw: Option<&str>) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::BadRequest(format!(
-            "page_size must be a number between 1 and {MAX_PAGE_SIZE}"
-        ))
-    };
-    let size = raw
-        .map(|s| s.parse::<i64>().map_err(|_| bad()))
-        .transpose()?
-        .unwrap_or(DEFAULT_PAGE_SIZE);
-    if (1..=MAX_PAGE_SIZE).contains(&size) {
-        Ok(size)
-    } else {
-        Err(bad())
-    }
-}
-
-fn decode_page_token(token: &str) -> Result<Id, ApiError> {
-    let bad = || ApiError::BadRequest("page_token is not valid".into());
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    uuid::Uuid::from_slice(&bytes).map(Id).map_err(|_| bad())
-}
-
+/// Kratos' list with its `credentials_identifier` filter, and Olympus' trait search
+/// (`traits.<path>=<value>`, see `manage::trait_filter`); filters combine (all must match).
 #[tracing::instrument(skip_all)]
 async fn list_identities(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let params = QueryParams::parse(
+    let params = QueryParams::parse_with(
         &req,
         &[
             "page_size",
@@ -118,36 +60,31 @@ async fn list_identities(
             "credentials_identifier",
             "include_credential",
         ],
+        |key| key.starts_with("traits."),
     )?;
-    let size = page_size(params.one("page_size"))?;
-    let after = params
-        .one("page_token")
-        .map(decode_page_token)
-        .transpose()?;
+    let page = params.page()?;
     let include = super::parse_include_credential(&params.all("include_credential"))?;
-    let identifier = params.one("credentials_identifier").map(str::to_string);
+    let traits = params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| k.starts_with("traits."))
+        .map(|(k, v)| super::manage::trait_filter(k, v))
+        .collect::<Result<Vec<_>, _>>()?;
     let filter = IdentityFilter {
-        credentials_identifier: identifier.as_deref().map(super::identifier_candidates),
+        credentials_identifier: params
+            .one("credentials_identifier")
+            .map(super::identifier_candidates),
+        traits,
     };
     let with_credentials = !include.is_empty();
     let mut records = state
         .db
         .read(move |c| {
-            store::list(c, &filter, after, size + 1, with_credentials).map_err(ApiError::from)
+            store::list(c, &filter, page.after, page.limit(), with_credentials)
+                .map_err(ApiError::from)
         })
         .await?;
-    let next = (records.len() as i64 > size).then(|| {
-        records.truncate(size as usize);
-        URL_SAFE_NO_PAD.encode(
-            records
-                .last()
-                .expect("a full page")
-                .identity
-                .id
-                .0
-                .as_bytes(),
-        )
-    });
+    let next = page.finish(&mut records, |r| r.identity.id);
     let public = &state.settings.public_url;
     let identities = records
         .into_iter()
@@ -155,18 +92,9 @@ async fn list_identities(
         .collect::<Result<Vec<_>, _>>()?;
     let mut response = HttpResponse::Ok();
     if let Some(token) = next {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        link.append_pair("page_size", &size.to_string())
-            .append_pair("page_token", &token);
-        if let Some(identifier) = &identifier {
-            link.append_pair("credentials_identifier", identifier);
-        }
-        for credential_type in &include {
-            link.append_pair("include_credential", credential_type);
-        }
         response.insert_header((
             "link",
-            format!("</admin/identities?{}>; rel=\"next\"", link.finish()),
+            next_link("/admin/identities", &params, page.size, &token),
         ));
     }
     Ok(response.json(identities))

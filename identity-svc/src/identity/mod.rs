@@ -2,7 +2,12 @@
 //! identifiers and addresses) and its wire representation.
 
 pub mod handlers;
+mod import;
+pub mod manage;
+mod patch;
 pub mod store;
+mod update;
+pub mod update_store;
 
 use std::collections::BTreeMap;
 
@@ -203,11 +208,17 @@ pub fn identifier_candidates(raw: &str) -> Vec<String> {
     }
 }
 
-/// An identifier as typed at sign-in, in the form e-mail identifiers are stored: trimmed, and
-/// lowercased when it has an `@`. Identifiers of other traits are stored only trimmed, so
-/// `store::find_password_credential` tries that form too.
+/// An identifier as typed at sign-in, in the form e-mail identifiers are stored: NFKC, trimmed,
+/// and lowercased when it has an `@` (after NFKC, so a full-width `＠` counts). Identifiers of
+/// other traits are stored without lowercasing, so `store::find_password_credential` tries that
+/// form too.
 pub fn normalize_identifier(raw: &str) -> String {
-    schema::normalise(raw, raw.contains('@'))
+    let composed = schema::normalise(raw, false);
+    if composed.contains('@') {
+        composed.to_lowercase()
+    } else {
+        composed
+    }
 }
 
 impl From<InsertError> for ApiError {
@@ -219,7 +230,7 @@ impl From<InsertError> for ApiError {
     }
 }
 
-fn state_name(state: IdentityState) -> &'static str {
+pub(crate) fn state_name(state: IdentityState) -> &'static str {
     match state {
         IdentityState::Active => "active",
         IdentityState::Inactive => "inactive",

@@ -179,6 +179,14 @@ pub fn find(
     Ok(attach(conn, vec![row], with_credentials)?.remove(0))
 }
 
+/// The identities with these ids (those that exist), with their addresses.
+pub fn find_many(conn: &mut AnyConnection, ids: &[Id]) -> QueryResult<Vec<IdentityRecord>> {
+    let rows: Vec<IdentityRow> = identities::table
+        .filter(identities::id.eq_any(ids.to_vec()))
+        .load(conn)?;
+    attach(conn, rows, false)
+}
+
 /// What a password sign-in needs to know about an identifier.
 #[derive(Clone)]
 pub struct PasswordCredential {
@@ -199,13 +207,13 @@ impl std::fmt::Debug for PasswordCredential {
 }
 
 /// The password credential an identifier (as typed at sign-in) belongs to. Stored identifiers
-/// are normalised per trait (e-mail addresses also lowercased, others only trimmed), so both
-/// forms are tried, the trimmed one first.
+/// are normalised per trait (NFKC and trimmed; e-mail addresses also lowercased), so both forms
+/// are tried, the one without lowercasing first.
 pub fn find_password_credential(
     conn: &mut AnyConnection,
     identifier: &str,
 ) -> QueryResult<Option<PasswordCredential>> {
-    let trimmed = identifier.trim().to_string();
+    let trimmed = crate::schema::normalise(identifier, false);
     let normalized = super::normalize_identifier(identifier);
     let mut candidates = vec![trimmed];
     if normalized != candidates[0] {
@@ -244,6 +252,9 @@ pub fn find_password_credential(
 pub struct IdentityFilter {
     /// Any of these credential identifiers (already normalised by the caller).
     pub credentials_identifier: Option<Vec<String>>,
+    /// Traits that must equal a string exactly: (path segments, value). Segments are checked
+    /// by `manage::trait_filter` to be plain names, so they can be written into the SQL.
+    pub traits: Vec<(Vec<String>, String)>,
 }
 
 /// One page in creation order (row ids are UUIDv7), starting after `after`.
@@ -263,6 +274,19 @@ pub fn list(
             .filter(identity_credential_identifiers::identifier.eq_any(identifiers.clone()))
             .select(identity_credential_identifiers::identity_id);
         query = query.filter(identities::id.eq_any(owners));
+    }
+    for (path, value) in &filter.traits {
+        // `->` / `->>` read JSON alike on PostgreSQL (jsonb) and SQLite (3.38+, JSON text).
+        let (last, parents) = path.split_last().expect("a trait path has a segment");
+        let mut sql = String::from("(traits");
+        for segment in parents {
+            sql.push_str(&format!(" -> '{segment}'"));
+        }
+        sql.push_str(&format!(" ->> '{last}') = "));
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&sql)
+                .bind::<diesel::sql_types::Text, _>(value.clone()),
+        );
     }
     let rows = query.order(identities::id.asc()).limit(limit).load(conn)?;
     attach(conn, rows, with_credentials)

@@ -41,6 +41,7 @@ fn registry() -> Registry {
             id: "default".into(),
             url: format!("base64://{url}"),
         }],
+        ..Default::default()
     })
     .unwrap()
 }

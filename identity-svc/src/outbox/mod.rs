@@ -1,8 +1,8 @@
 //! The transactional outbox: notices to other systems, written in the same transaction as the
 //! change that causes them and delivered by a background worker in every replica, so that
 //! nothing is lost while the receiver is down or identity-svc restarts. Today it carries the
-//! identity lifecycle web hook ([`crate::hooks`]); the courier's mail is meant to be the next
-//! topic (its own [`Worker`] on the same table, counters and settings shape).
+//! identity lifecycle web hook ([`crate::hooks`]). The same [`Worker`] (through [`Queue`]) also
+//! drains the courier's `courier_messages` ([`crate::courier`]), with the same counters.
 //!
 //! A message is `pending` until a delivery succeeds (`delivered`) or `outbox.max_attempts`
 //! deliveries have failed (`abandoned`, kept for the operator with its last error). Between
@@ -23,7 +23,7 @@ use service_kit::db::{Id, Json};
 use service_kit::settings::{SettingsError, duration};
 
 pub use store::MessageRow;
-pub use worker::{CALL_TIMEOUT, Counters, Report, Waker, Worker};
+pub use worker::{CALL_TIMEOUT, Counters, Queue, Report, Topic, Waker, Worker};
 
 /// The states a message goes through (`status`).
 pub const PENDING: &str = "pending";

@@ -1,18 +1,116 @@
-//! The background worker of one outbox topic: claims due messages in bounded batches, hands
-//! each to the topic's delivery function, and records the outcome (delivered, retried later
-//! with backoff, or abandoned), counting it on the admin listener's `/metrics`.
+//! The background worker of one queue (an outbox topic, or the courier's mail): claims due
+//! messages in bounded batches, hands each to the queue's delivery function, and records the
+//! outcome (delivered, retried later with backoff, or abandoned), counting it on the admin
+//! listener's `/metrics`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
 use prometheus::{IntCounterVec, Opts, Registry};
 use service_kit::clock::Clock;
-use service_kit::db::{Db, DbError, Id};
+use service_kit::db::{AnyConnection, Db, DbError, Id};
 use service_kit::server::Application;
 use tokio::sync::Notify;
 
 use super::{MessageRow, OutboxSettings, store};
+
+/// A table of messages a [`Worker`] drains. Every change after the claim is guarded by the
+/// claim id, so a replica whose lease ran out records nothing over the new owner.
+pub trait Queue: Clone + Send + Sync + 'static {
+    type Item: Send + 'static;
+    /// The `topic` label of the counters and logs.
+    fn name(&self) -> &'static str;
+    fn id(item: &Self::Item) -> Id;
+    /// Delivery attempts made before this one.
+    fn attempts(item: &Self::Item) -> i32;
+    /// Leases up to `limit` due messages until `until` under `claim`; answers them.
+    fn claim(
+        &self,
+        c: &mut AnyConnection,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+        claim: Id,
+        limit: i64,
+    ) -> QueryResult<Vec<Self::Item>>;
+    fn delivered(
+        &self,
+        c: &mut AnyConnection,
+        id: Id,
+        claim: Id,
+        attempts: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize>;
+    /// Due again at `retry_at`, or abandoned without one.
+    #[allow(clippy::too_many_arguments)]
+    fn failed(
+        &self,
+        c: &mut AnyConnection,
+        id: Id,
+        claim: Id,
+        attempts: i32,
+        error: &str,
+        retry_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize>;
+    /// Gives back what `claim` leased but did not attempt.
+    fn release(&self, c: &mut AnyConnection, claim: Id) -> QueryResult<usize>;
+}
+
+/// The outbox messages of one topic.
+#[derive(Clone, Copy, Debug)]
+pub struct Topic(pub &'static str);
+
+impl Queue for Topic {
+    type Item = MessageRow;
+
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn id(item: &MessageRow) -> Id {
+        item.id
+    }
+    fn attempts(item: &MessageRow) -> i32 {
+        item.attempts
+    }
+    fn claim(
+        &self,
+        c: &mut AnyConnection,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+        claim: Id,
+        limit: i64,
+    ) -> QueryResult<Vec<MessageRow>> {
+        store::claim(c, self.0, now, until, claim, limit)
+    }
+    fn delivered(
+        &self,
+        c: &mut AnyConnection,
+        id: Id,
+        claim: Id,
+        attempts: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        store::delivered(c, id, claim, attempts, now)
+    }
+    fn failed(
+        &self,
+        c: &mut AnyConnection,
+        id: Id,
+        claim: Id,
+        attempts: i32,
+        error: &str,
+        retry_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        store::failed(c, id, claim, attempts, error, retry_at, now)
+    }
+    fn release(&self, c: &mut AnyConnection, claim: Id) -> QueryResult<usize> {
+        store::release(c, claim)
+    }
+}
 
 /// The longest one request of a delivery may take; a delivery makes one or a few, and the lease
 /// must cover a few (checked by `OutboxSettings::validate`).
@@ -67,10 +165,10 @@ pub struct Report {
     pub abandoned: usize,
 }
 
-/// The worker of one topic. `deliver` sends one message and answers a short description of
+/// The worker of one queue. `deliver` sends one message and answers a short description of
 /// what went wrong (stored as `last_error` and logged, so never a secret or a credentialed URL).
-pub struct Worker<D> {
-    topic: &'static str,
+pub struct Worker<Q, D> {
+    queue: Q,
     db: Db,
     settings: OutboxSettings,
     clock: Clock,
@@ -79,13 +177,14 @@ pub struct Worker<D> {
     deliver: D,
 }
 
-impl<D, F> Worker<D>
+impl<Q, D, F> Worker<Q, D>
 where
-    D: Fn(MessageRow) -> F + Send + Sync + 'static,
+    Q: Queue,
+    D: Fn(Q::Item) -> F + Send + Sync + 'static,
     F: Future<Output = Result<(), String>> + Send,
 {
     pub fn new(
-        topic: &'static str,
+        queue: Q,
         db: Db,
         settings: OutboxSettings,
         clock: Clock,
@@ -94,7 +193,7 @@ where
         deliver: D,
     ) -> Self {
         Worker {
-            topic,
+            queue,
             db,
             settings,
             clock,
@@ -121,11 +220,11 @@ where
             loop {
                 match self.run_once().await {
                     Ok(report) if report != Report::default() => {
-                        tracing::debug!(topic = self.topic, ?report, "outbox run finished")
+                        tracing::debug!(topic = self.queue.name(), ?report, "outbox run finished")
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::warn!(topic = self.topic, error = %format!("{e:#}"), "outbox run failed")
+                        tracing::warn!(topic = self.queue.name(), error = %format!("{e:#}"), "outbox run failed")
                     }
                 }
                 tokio::select! {
@@ -144,10 +243,14 @@ where
             chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
         let until = now + lease;
         let claim = Id::new_v7();
-        let (topic, limit) = (self.topic, i64::from(self.settings.batch_size));
+        let (queue, limit) = (self.queue.clone(), i64::from(self.settings.batch_size));
         let rows = self
             .db
-            .write(move |c| store::claim(c, topic, now, until, claim, limit).map_err(DbError::from))
+            .write(move |c| {
+                queue
+                    .claim(c, now, until, claim, limit)
+                    .map_err(DbError::from)
+            })
             .await?;
         let claimed = rows.len();
         if claimed == 0 {
@@ -161,27 +264,26 @@ where
             }
             self.attempt(row, claim, report).await?;
         }
+        let queue = self.queue.clone();
         self.db
-            .write(move |c| store::release(c, claim).map_err(DbError::from))
+            .write(move |c| queue.release(c, claim).map_err(DbError::from))
             .await?;
         Ok(claimed)
     }
 
-    async fn attempt(
-        &self,
-        row: MessageRow,
-        claim: Id,
-        report: &mut Report,
-    ) -> Result<(), DbError> {
-        let (id, attempts) = (row.id, row.attempts + 1);
+    async fn attempt(&self, row: Q::Item, claim: Id, report: &mut Report) -> Result<(), DbError> {
+        let (id, attempts) = (Q::id(&row), Q::attempts(&row) + 1);
         let outcome = (self.deliver)(row).await;
         let now = self.clock.now().naive_utc();
-        let topic = self.topic;
+        let topic = self.queue.name();
+        let queue = self.queue.clone();
         match outcome {
             Ok(()) => {
                 self.db
                     .write(move |c| {
-                        store::delivered(c, id, claim, attempts, now).map_err(DbError::from)
+                        queue
+                            .delivered(c, id, claim, attempts, now)
+                            .map_err(DbError::from)
                     })
                     .await?;
                 self.counters.delivered.with_label_values(&[topic]).inc();
@@ -199,7 +301,8 @@ where
                 let recorded = error.clone();
                 self.db
                     .write(move |c| {
-                        store::failed(c, id, claim, attempts, &recorded, retry_at, now)
+                        queue
+                            .failed(c, id, claim, attempts, &recorded, retry_at, now)
                             .map_err(DbError::from)
                     })
                     .await?;

@@ -7,8 +7,10 @@ pub mod handlers;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use service_kit::settings::SettingsError;
+use unicode_normalization::UnicodeNormalization;
 use url::Url;
 
 use crate::config::{IdentitySettings, SchemaSource};
@@ -49,7 +51,7 @@ enum Step {
 }
 
 /// What an identity's traits yield under its schema, normalised for storage and lookup.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, Clone)]
 pub struct Marked {
     pub password_identifiers: Vec<String>,
     /// `(via, value)` pairs.
@@ -207,15 +209,55 @@ impl IdentitySchema {
         }
     }
 
-    /// Trims surrounding whitespace from marked trait values: an identifier typed with a stray
-    /// space must neither fail `format: email` nor become a second account.
+    /// Like [`Self::validate`], but each problem names the form field it belongs to
+    /// (`traits.name.first`, or `traits` for the object as a whole) and its kind, so that a
+    /// self-service flow can show it on the right node with Kratos' message id.
+    pub fn problems(&self, traits: &Value) -> Vec<TraitProblem> {
+        let instance = serde_json::json!({ "traits": traits });
+        self.validator
+            .iter_errors(&instance)
+            .map(|e| {
+                let mut field = pointer_to_field(e.instance_path().as_str());
+                let kind = match e.kind() {
+                    ValidationErrorKind::Required { property } => {
+                        let property = property.as_str().unwrap_or_default();
+                        field = format!("{field}.{property}");
+                        ProblemKind::Required
+                    }
+                    ValidationErrorKind::MinLength { limit } => ProblemKind::MinLength {
+                        limit: *limit,
+                        actual: e.instance().as_str().map_or(0, |s| s.chars().count()),
+                    },
+                    ValidationErrorKind::MaxLength { limit } => ProblemKind::MaxLength {
+                        limit: *limit,
+                        actual: e.instance().as_str().map_or(0, |s| s.chars().count()),
+                    },
+                    ValidationErrorKind::Format { .. } | ValidationErrorKind::Pattern { .. } => {
+                        ProblemKind::Format
+                    }
+                    _ => ProblemKind::Other,
+                };
+                TraitProblem {
+                    field,
+                    kind,
+                    message: e.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// Trims surrounding whitespace from marked trait values and brings them to Unicode NFKC:
+    /// an identifier typed with a stray space or in full-width letters must neither fail
+    /// `format: email` nor become a second account (IF-21). Case is kept in the traits; the
+    /// derived identifiers are lowercased by [`normalise`].
     pub fn trim_marked(&self, traits: &mut Value) {
         for mark in &self.marked {
             visit_mut(traits, &mark.path, &mut |v| {
-                if let Value::String(s) = v
-                    && s.trim().len() != s.len()
-                {
-                    *s = s.trim().to_string();
+                if let Value::String(s) = v {
+                    let composed: String = s.nfkc().collect();
+                    if composed.trim() != s.as_str() {
+                        *s = composed.trim().to_string();
+                    }
                 }
             });
         }
@@ -251,15 +293,47 @@ impl IdentitySchema {
     }
 }
 
-/// Trimmed; e-mail addresses also lowercased (mailbox case is ignored in practice, and Kratos
-/// lowercases identifiers too).
+/// The one normal form of identifiers and addresses, for storage and lookup alike: Unicode
+/// NFKC (so full-width, ligature and composed/decomposed spellings of one address are one
+/// value), trimmed, and e-mail addresses also lowercased (mailbox case is ignored in practice,
+/// and Kratos lowercases identifiers too).
 pub fn normalise(value: &str, email: bool) -> String {
-    let trimmed = value.trim();
+    let composed: String = value.nfkc().collect();
+    let trimmed = composed.trim();
     if email {
         trimmed.to_lowercase()
     } else {
         trimmed.to_string()
     }
+}
+
+/// One validation problem of submitted traits (see [`IdentitySchema::problems`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraitProblem {
+    /// The form field: `traits.email`, `traits.name.first`, or `traits` for the whole object.
+    pub field: String,
+    pub kind: ProblemKind,
+    /// The validator's English text.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProblemKind {
+    Required,
+    MinLength { limit: u64, actual: usize },
+    MaxLength { limit: u64, actual: usize },
+    Format,
+    Other,
+}
+
+/// `/traits/name/first` → `traits.name.first` (JSON pointer escapes undone).
+fn pointer_to_field(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
@@ -355,6 +429,49 @@ mod tests {
             [("email".to_string(), "ann@example.com".to_string())]
         );
         assert_eq!(marked.recovery_addresses, marked.verifiable_addresses);
+    }
+
+    #[test]
+    fn identifiers_are_nfkc_normalised_trimmed_and_emails_lowercased() {
+        // Full-width letters, a decomposed accent and an ideographic space.
+        assert_eq!(
+            normalise("\u{3000}Ａｄａ@Example.COM ", true),
+            "ada@example.com"
+        );
+        assert_eq!(normalise("jose\u{301}@x.io", true), "jos\u{e9}@x.io");
+        assert_eq!(normalise(" ＵｓｅｒＮａｍｅ ", false), "UserName");
+        // Marked traits are stored in NFKC too, so the full-width form passes `format: email`.
+        let registry = default_schema();
+        let schema = registry.get("default").unwrap();
+        let mut traits = json!({"email": " Ａｄａ@example.com", "name": {"first": "Ａｄａ"}});
+        schema.trim_marked(&mut traits);
+        assert_eq!(traits["email"], "Ada@example.com");
+        assert_eq!(
+            traits["name"]["first"], "Ａｄａ",
+            "unmarked traits are kept as typed"
+        );
+        assert!(schema.validate(&traits).is_ok());
+    }
+
+    #[test]
+    fn problems_name_their_form_field() {
+        let registry = default_schema();
+        let schema = registry.get("default").unwrap();
+        let problems = schema.problems(&json!({"name": {"first": 7}}));
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"traits.email"), "{problems:?}");
+        assert!(fields.contains(&"traits.name.first"), "{problems:?}");
+        let required = problems.iter().find(|p| p.field == "traits.email").unwrap();
+        assert_eq!(required.kind, ProblemKind::Required);
+        let short = schema.problems(&json!({"email": "a@"}));
+        assert!(
+            short.iter().any(|p| p.kind
+                == ProblemKind::MinLength {
+                    limit: 3,
+                    actual: 2
+                }),
+            "{short:?}"
+        );
     }
 
     #[test]

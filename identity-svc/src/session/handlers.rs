@@ -25,10 +25,24 @@ async fn to_session(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, identity) = current(&state, &req)
+    let (mut session, identity) = current(&state, &req)
         .await?
         .ok_or(ApiError::SessionInactive)?;
-    Ok(HttpResponse::Ok()
+    let mut ok = HttpResponse::Ok();
+    // Sliding expiry: a browser's cookie follows the session's new expiry.
+    if super::manage::slide(&state, &mut session).await?
+        && state.sessions.cookies.in_request(&req)
+        && let Some(token) = state.sessions.cookies.token_from(&req)
+    {
+        let now = state.settings.settings.clock.now();
+        ok.cookie(
+            state
+                .sessions
+                .cookies
+                .issue(&token, session.expires_at.and_utc(), now),
+        );
+    }
+    Ok(ok
         .insert_header((
             "x-kratos-authenticated-identity-id",
             identity.id.to_string(),

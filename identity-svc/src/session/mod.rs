@@ -2,6 +2,8 @@
 //! `HttpOnly` cookie (browsers) or the `X-Session-Token` header (apps).
 
 pub mod handlers;
+pub mod manage;
+pub mod native;
 pub mod store;
 
 use std::time::Duration;
@@ -25,7 +27,33 @@ pub struct SessionSettings {
     /// How long a session lasts after login.
     #[serde(with = "duration")]
     pub lifespan: Duration,
+    /// Sliding expiry (Kratos' key): once a session is within this much of its expiry, whoami
+    /// extends it by `lifespan`, and admin `extend` works only within it. Unset: sessions do
+    /// not slide, and admin `extend` always extends.
+    #[serde(default, with = "optional_duration")]
+    pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookieSettings,
+}
+
+/// An optional `duration` (`null` or absent when unset).
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+    use service_kit::settings::duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "duration")] Duration);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+    }
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 /// `session.cookie.*`.
@@ -46,6 +74,7 @@ impl Default for SessionSettings {
     fn default() -> Self {
         SessionSettings {
             lifespan: Duration::from_secs(24 * 3600),
+            earliest_possible_extend: None,
             cookie: SessionCookieSettings {
                 name: "olympus_session".into(),
                 domain: None,
@@ -63,6 +92,15 @@ impl SessionSettings {
             return Err(SettingsError::invalid(
                 "session.lifespan",
                 "must be at least 1m",
+            ));
+        }
+        if self
+            .earliest_possible_extend
+            .is_some_and(|window| window.is_zero() || window > self.lifespan)
+        {
+            return Err(SettingsError::invalid(
+                "session.earliest_possible_extend",
+                "must be more than 0s and at most session.lifespan",
             ));
         }
         if self.cookie.name.is_empty()
@@ -197,6 +235,11 @@ impl SessionCookies {
         cookie
     }
 
+    /// Whether the request carries the session cookie (not only a header token).
+    pub fn in_request(&self, req: &HttpRequest) -> bool {
+        req.cookie(&self.settings.name).is_some()
+    }
+
     /// The session token a request carries: the cookie, `Authorization: Bearer`, or
     /// `X-Session-Token` (Kratos' order).
     pub fn token_from(&self, req: &HttpRequest) -> Option<String> {
@@ -229,7 +272,9 @@ impl SessionCookies {
 pub struct Sessions {
     pub hasher: TokenHasher,
     pub cookies: SessionCookies,
-    lifespan: Duration,
+    pub lifespan: Duration,
+    /// `session.earliest_possible_extend`: the sliding-expiry window, if on.
+    pub earliest_possible_extend: Option<Duration>,
 }
 
 impl Sessions {
@@ -238,6 +283,7 @@ impl Sessions {
             hasher: TokenHasher::new(&settings.secrets.cookie),
             cookies: SessionCookies::new(&settings.session, !settings.dev),
             lifespan: settings.session.lifespan,
+            earliest_possible_extend: settings.session.earliest_possible_extend,
         }
     }
 
@@ -323,7 +369,7 @@ pub async fn current(
 }
 
 /// The identity as a session shows it: without admin metadata.
-fn public_identity(
+pub(crate) fn public_identity(
     state: &crate::state::AppState,
     record: crate::identity::store::IdentityRecord,
 ) -> Result<Identity, crate::error::ApiError> {

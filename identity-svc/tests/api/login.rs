@@ -146,7 +146,8 @@ async fn failed_logins_are_indistinguishable() {
     for (identifier, password) in [
         ("ada@example.com", "wrong password"),
         ("nobody@example.com", PASSWORD),
-        ("off@example.com", PASSWORD),
+        // A wrong password; the right one is answered with identity_disabled (lifecycle.rs).
+        ("off@example.com", "wrong password"),
     ] {
         let flow = browser.start_login(&app, "").await;
         let res = browser

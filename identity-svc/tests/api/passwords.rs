@@ -201,7 +201,8 @@ async fn an_imported_argon2id_hash_is_stored_as_given_and_verifies() {
 #[tokio::test]
 async fn unsupported_hashes_and_credentials_are_400_naming_the_field() {
     let app = spawn().await;
-    let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    // MD5 is a format Kratos imports and Olympus does not (bcrypt, PBKDF2 and scrypt: import.rs).
+    let bcrypt = "$md5$R9h/cIPz0gi.URNNX3kh2OPST9";
     let cases = [
         (
             with_password("a@example.com", json!({"hashed_password": bcrypt})),
@@ -331,5 +332,102 @@ async fn invalid_hasher_settings_stop_the_service_naming_the_key() {
         let err = identity_svc::build(settings, Some(listeners)).await.err();
         let message = err.map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(message.contains(&format!("`{key}`")), "{key}: {message:?}");
+    }
+}
+
+/// IF-09: short, common and identifier-like passwords are refused with reasons; long
+/// passphrases, Unicode and spaces are accepted; no composition rules; no truncation (a 1000-
+/// character password signs in, and its first 72 characters do not).
+/// Decision (security.md §12, password length): at least 8 characters by default (ASVS 5 6.2.1,
+/// Kratos' default; `min_password_length` raises it), at most 4096 bytes.
+#[tokio::test]
+async fn if_09_short_common_and_similar_passwords_are_refused_long_and_unicode_ones_accepted() {
+    let app = crate::browser::browser_app().await;
+    let refused = [
+        ("Tr0ub4d", "at least 8 characters long, but got 7"),
+        ("password123", "found in data breaches"),
+        ("Password1!", "found in data breaches"),
+        ("QWERTYUIOP", "found in data breaches"),
+        ("ann.lee1", "too similar to the identifier"),
+        ("Ann.Lee1@example.org", "too similar to the identifier"),
+    ];
+    for (password, expected) in refused {
+        let body = with_password("ann.lee1@example.com", json!({"password": password}));
+        let error = expect_error(app.create_identity(body).await, 400).await;
+        let reason = error["reason"].as_str().unwrap();
+        assert!(reason.contains(expected), "{password}: {reason}");
+    }
+    let thousand: String = "the quick brown fox jumps over the lazy dog "
+        .chars()
+        .cycle()
+        .take(1000)
+        .collect();
+    let accepted = [
+        "çñøßþæðœ".to_string(),
+        "correct horse battery staple and then some more words to 64 ch".to_string(),
+        "x7".repeat(64),
+        thousand.clone(),
+        "🔑🔒🗝️🔐🔓🛡️🔏🧷".to_string(),
+        "我的密码是一句很长的话".to_string(),
+        "        ".to_string(),
+    ];
+    for (i, password) in accepted.iter().enumerate() {
+        let body = with_password(
+            &format!("user{i}@example.com"),
+            json!({"password": password}),
+        );
+        let res = app.create_identity(body).await;
+        assert_eq!(
+            res.status(),
+            201,
+            "{password:?}: {}",
+            res.text().await.unwrap()
+        );
+    }
+    let browser = crate::browser::Browser::new();
+    for (identifier, password) in [
+        ("user3@example.com", thousand.as_str()),
+        ("user4@example.com", accepted[4].as_str()),
+        ("user6@example.com", accepted[6].as_str()),
+    ] {
+        let flow = browser.start_login(&app, "?refresh=true").await;
+        let typed = [("identifier", identifier), ("password", password)];
+        let res = browser.submit(&flow, &typed, true).await;
+        assert_eq!(res.status(), 200, "{identifier}");
+    }
+    let flow = browser.start_login(&app, "?refresh=true").await;
+    let typed = [
+        ("identifier", "user3@example.com"),
+        ("password", &thousand[..72]),
+    ];
+    assert_eq!(browser.submit(&flow, &typed, true).await.status(), 400);
+}
+
+/// `selfservice.methods.password.config.*` change the policy admin create applies.
+#[tokio::test]
+async fn the_password_policy_follows_its_settings() {
+    let strict = spawn_on(fresh_database(), |s| {
+        s.selfservice.methods.password.config.min_password_length = 12;
+    })
+    .await;
+    let body = with_password("a@example.com", json!({"password": "Tr0ub4dor&3"}));
+    let error = expect_error(strict.create_identity(body).await, 400).await;
+    let reason = error["reason"].as_str().unwrap();
+    assert!(reason.contains("at least 12 characters"), "{reason}");
+
+    let lax = spawn_on(fresh_database(), |s| {
+        let config = &mut s.selfservice.methods.password.config;
+        config.identifier_similarity_check_enabled = false;
+        config.common_password_check_enabled = false;
+    })
+    .await;
+    for (email, password) in [
+        ("ann.lee1@example.com", "ann.lee1"),
+        ("b@example.com", "password123"),
+    ] {
+        let res = lax
+            .create_identity(with_password(email, json!({"password": password})))
+            .await;
+        assert_eq!(res.status(), 201, "{password}");
     }
 }

@@ -1,4 +1,6 @@
-//! Browser login (Kratos' createBrowserLoginFlow, getLoginFlow, updateLoginFlow).
+//! Login (Kratos' createBrowserLoginFlow, createNativeLoginFlow, getLoginFlow, updateLoginFlow).
+//! Browser flows carry the CSRF binding and end with a session cookie; API (native) flows have
+//! neither and end with a session token in the body.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,7 +9,7 @@ use service_kit::settings::Secret;
 use shared_types::flow::SuccessfulLogin;
 
 use super::store::{self, LoginFlowRow};
-use super::{FlowMessages, NewFlow, closed_since, new_browser_flow, to_wire};
+use super::{FlowMessages, NewFlow, closed_since, new_flow, to_wire};
 use crate::error::{ApiError, FlowExpired};
 use crate::flow::submit::Submission;
 use crate::flow::{text, wants_json};
@@ -18,6 +20,10 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/self-service/login/browser",
         web::get().to(create_browser_login_flow),
+    )
+    .route(
+        "/self-service/login/api",
+        web::get().to(create_native_login_flow),
     )
     .route("/self-service/login/flows", web::get().to(get_login_flow))
     .route("/self-service/login", web::post().to(update_login_flow));
@@ -61,7 +67,7 @@ async fn create_browser_login_flow(
         request_url: request_url.into(),
         return_to,
         refresh,
-        csrf_token_hash: state.csrf.flow_hash(&token),
+        csrf_token_hash: Some(state.csrf.flow_hash(&token)),
         messages: FlowMessages::default(),
     };
     let row = insert_flow(&state, new).await?;
@@ -76,6 +82,47 @@ async fn create_browser_login_flow(
         return Ok(with_cookie(ok, cookie).json(flow));
     }
     Ok(with_cookie(see_other(ui_url(&state, &row).as_str()), cookie).finish())
+}
+
+/// An API flow for a native app: no cookies, no CSRF; the app posts JSON and gets a session
+/// token. An app that still holds an active session token must ask for `refresh=true`.
+#[tracing::instrument(skip_all)]
+async fn create_native_login_flow(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<InitQuery>,
+) -> Result<HttpResponse, ApiError> {
+    crate::flow::http::refuse_browsers(&req)?;
+    let return_to = state
+        .settings
+        .flows
+        .return_to
+        .check(query.return_to.as_deref())?;
+    if query.aal.as_deref().is_some_and(|aal| aal != "aal1") {
+        return Err(ApiError::BadRequest(
+            "only aal1 (a first factor) can be requested so far".into(),
+        ));
+    }
+    let refresh = query.refresh.unwrap_or(false);
+    if !refresh && session::current(&state, &req).await?.is_some() {
+        return Err(ApiError::SessionAlreadyAvailable);
+    }
+    let request_url = state
+        .settings
+        .public_url
+        .join(&req.uri().to_string())
+        .map_err(anyhow::Error::from)?;
+    let new = NewFlow {
+        request_url: request_url.into(),
+        return_to,
+        refresh,
+        csrf_token_hash: None,
+        messages: FlowMessages::default(),
+    };
+    let row = insert_flow(&state, new).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(to_wire(&row, &state.settings.public_url, None)))
 }
 
 #[derive(Deserialize)]
@@ -97,20 +144,18 @@ async fn get_login_flow(
             .as_deref()
             .is_some_and(|stored| state.csrf.matches_flow(t, stored))
     });
-    let Some(token) = token else {
+    let browser = row.flow_type == "browser";
+    if browser && token.is_none() {
         return Err(ApiError::CsrfViolation(
             "The flow was started in another browser, or its anti-CSRF cookie is missing.".into(),
         ));
-    };
+    }
     let now = state.settings.settings.clock.now();
     if row.expires_at.and_utc() <= now {
         return Err(expired(&state, &row, now, None));
     }
-    let flow = to_wire(
-        &row,
-        &state.settings.public_url,
-        Some(state.csrf.mask(&token)),
-    );
+    let masked = token.filter(|_| browser).map(|t| state.csrf.mask(&t));
+    let flow = to_wire(&row, &state.settings.public_url, masked);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(flow))
@@ -129,15 +174,21 @@ async fn update_login_flow(
             .await?;
     let row = load(&state, query.flow.as_deref().or(query.id.as_deref())).await?;
     let submission = Submission::parse(&req, &body)?;
-    let json = submission.json || wants_json(&req);
-    let token = state
-        .csrf
-        .verify(
-            &req,
-            row.csrf_token_hash.as_deref(),
-            submission.get("csrf_token"),
-        )
-        .map_err(ApiError::CsrfViolation)?;
+    let browser = row.flow_type == "browser";
+    let json = !browser || submission.json || wants_json(&req);
+    let token = if browser {
+        let token = state
+            .csrf
+            .verify(
+                &req,
+                row.csrf_token_hash.as_deref(),
+                submission.get("csrf_token"),
+            )
+            .map_err(ApiError::CsrfViolation)?;
+        Some(token)
+    } else {
+        None
+    };
     let now = state.settings.settings.clock.now();
     if let Some(since) = closed_since(&row, now) {
         let minutes = (now - since).num_seconds() as f64 / 60.0;
@@ -148,7 +199,7 @@ async fn update_login_flow(
                 .as_deref()
                 .and_then(|r| url::Url::parse(r).ok()),
             refresh: row.refresh,
-            csrf_token_hash: state.csrf.flow_hash(&token),
+            csrf_token_hash: row.csrf_token_hash.clone(),
             messages: FlowMessages::form(text::login_flow_expired(minutes)),
         };
         let replacement = insert_flow(&state, new).await?;
@@ -158,10 +209,10 @@ async fn update_login_flow(
         return Ok(see_other(ui_url(&state, &replacement).as_str()).finish());
     }
     let identifier = submission.non_empty("identifier").map(str::to_string);
-    match check_password(&state, &submission).await? {
+    match check_password(&state, &req, &submission).await? {
         Outcome::SignedIn(identity_id) => sign_in(&state, &req, &row, identity_id, json).await,
         Outcome::Rejected(messages) => {
-            reject(&state, row, identifier, messages, json, &token).await
+            reject(&state, row, identifier, messages, json, token.as_ref()).await
         }
     }
 }
@@ -173,8 +224,13 @@ enum Outcome {
 
 /// The password method. Every failure after the form is complete (unknown identifier, wrong
 /// password, no password set, inactive identity) runs the same hash check and gives the same
-/// message (IF-01, IF-02).
-async fn check_password(state: &AppState, submission: &Submission) -> Result<Outcome, ApiError> {
+/// message (IF-01, IF-02). A locked identifier or client address is refused before the lookup
+/// and the hash, with one message whether or not the identifier exists (IF-05).
+async fn check_password(
+    state: &AppState,
+    req: &HttpRequest,
+    submission: &Submission,
+) -> Result<Outcome, ApiError> {
     let method = submission.get("method").unwrap_or("password");
     if method != "password" {
         return Ok(Outcome::Rejected(FlowMessages::form(
@@ -195,6 +251,13 @@ async fn check_password(state: &AppState, submission: &Submission) -> Result<Out
     ) else {
         return Ok(Outcome::Rejected(messages));
     };
+    let attempt = state.throttle.attempt(req, identifier);
+    let now = state.settings.settings.clock.now();
+    if let Some(until) = attempt.begin(&state.db, now).await? {
+        return Ok(Outcome::Rejected(FlowMessages::form(text::login_locked(
+            until, now,
+        ))));
+    }
     let identifier = identifier.to_string();
     let found = state
         .db
@@ -209,8 +272,13 @@ async fn check_password(state: &AppState, submission: &Submission) -> Result<Out
         .await?;
     match found {
         Some(credential) if verified && credential.identity_active => {
+            attempt.succeeded(&state.db).await;
+            crate::identity::manage::upgrade_password_hash(state, &credential, password).await;
             Ok(Outcome::SignedIn(credential.identity_id))
         }
+        // The right password of a deactivated identity: Kratos' `identity_disabled`. A wrong
+        // password gets the one answer below whatever the state (IF-01).
+        Some(_) if verified => Err(ApiError::IdentityDisabled),
         _ => Ok(Outcome::Rejected(FlowMessages::form(
             text::invalid_credentials(),
         ))),
@@ -247,6 +315,20 @@ async fn sign_in(
         ));
     }
     tracing::info!(identity_id = %identity_id.0, session_id = %session_row.id.0, "signed in with password");
+    if row.flow_type != "browser" {
+        // Only API flows get the token; browsers get it only inside the HttpOnly cookie.
+        let identity = session::identity_for(state, identity_id).await?;
+        let body = SuccessfulLogin {
+            session: session::to_wire(&session_row, identity),
+            continue_with: vec![
+                serde_json::json!({"action": "set_ory_session_token", "ory_session_token": &token}),
+            ],
+            session_token: Some(token),
+        };
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body));
+    }
     let session_cookie =
         state
             .sessions
@@ -285,7 +367,7 @@ async fn reject(
     identifier: Option<String>,
     messages: FlowMessages,
     json: bool,
-    token: &crate::csrf::CsrfToken,
+    token: Option<&crate::csrf::CsrfToken>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.settings.clock.now().naive_utc();
     let (id, stored, kept) = (row.id, messages.to_json(), identifier.clone());
@@ -300,7 +382,7 @@ async fn reject(
         let flow = to_wire(
             &row,
             &state.settings.public_url,
-            Some(state.csrf.mask(token)),
+            token.map(|t| state.csrf.mask(t)),
         );
         return Ok(HttpResponse::BadRequest()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -320,7 +402,7 @@ async fn load(state: &AppState, id: Option<&str>) -> Result<LoginFlowRow, ApiErr
 }
 
 async fn insert_flow(state: &AppState, new: NewFlow) -> Result<LoginFlowRow, ApiError> {
-    let row = new_browser_flow(
+    let row = new_flow(
         new,
         state.settings.settings.clock.now(),
         state.settings.flows.login_lifespan,
@@ -355,7 +437,8 @@ fn expired(
         expired_at,
         since,
         use_flow_id,
-        redirect_to: Some(restart.into()),
+        // API clients restart with a new API flow; a browser URL would mislead them.
+        redirect_to: (row.flow_type == "browser").then(|| restart.into()),
     }))
 }
 

@@ -44,27 +44,28 @@ impl FlowMessages {
     }
 }
 
-/// What a new flow starts with.
+/// What a new flow starts with; no CSRF hash makes an API (native) flow.
 pub struct NewFlow {
     pub request_url: String,
     pub return_to: Option<Url>,
     pub refresh: bool,
-    pub csrf_token_hash: String,
+    pub csrf_token_hash: Option<String>,
     pub messages: FlowMessages,
 }
 
-pub fn new_browser_flow(
-    new: NewFlow,
-    now: DateTime<Utc>,
-    lifespan: std::time::Duration,
-) -> LoginFlowRow {
+pub fn new_flow(new: NewFlow, now: DateTime<Utc>, lifespan: std::time::Duration) -> LoginFlowRow {
     let at = now.naive_utc();
+    let flow_type = if new.csrf_token_hash.is_some() {
+        "browser"
+    } else {
+        "api"
+    };
     LoginFlowRow {
         id: Id::new_v7(),
-        flow_type: "browser".into(),
+        flow_type: flow_type.into(),
         request_url: new.request_url,
         return_to: new.return_to.map(String::from),
-        csrf_token_hash: Some(new.csrf_token_hash),
+        csrf_token_hash: new.csrf_token_hash,
         state: STATE_OPEN.into(),
         requested_aal: "aal1".into(),
         refresh: new.refresh,
