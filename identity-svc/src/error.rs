@@ -48,6 +48,13 @@ pub enum ApiError {
     IdentityDisabled,
     #[error("logout token invalid: {0}")]
     LogoutTokenInvalid(&'static str),
+    /// A settings flow of another identity than the session's (Kratos' `security_identity_mismatch`).
+    #[error("the flow belongs to another identity")]
+    IdentityMismatch,
+    /// A sensitive settings change needs a recent sign-in; the browser goes to the URL given
+    /// (a login with `refresh=true`), named as `redirect_browser_to` beside `error`.
+    #[error("session refresh required")]
+    SessionRefreshRequired(String),
     /// A flow expired; `use_flow_id` is its replacement, `redirect_to` where to start again.
     #[error("self-service flow expired")]
     FlowExpired(Box<FlowExpired>),
@@ -183,6 +190,16 @@ impl ApiError {
                 Some((*reason).to_string()),
                 None,
             ),
+            ApiError::IdentityMismatch => (
+                "The requested action was forbidden",
+                Some("The request was made for another identity and has been blocked for security reasons.".to_string()),
+                None,
+            ),
+            ApiError::SessionRefreshRequired(_) => (
+                "The requested action was forbidden",
+                Some("The login session is too old and thus not allowed to update these fields. Please re-authenticate.".to_string()),
+                None,
+            ),
             ApiError::FlowExpired(expired) => (
                 "self-service flow expired",
                 Some("The self-service flow expired; initialize a new one.".to_string()),
@@ -213,6 +230,8 @@ impl ApiError {
             ApiError::SessionAlreadyAvailable => "session_already_available",
             ApiError::IdentityDisabled => "identity_disabled",
             ApiError::FlowExpired(_) => "self_service_flow_expired",
+            ApiError::IdentityMismatch => "security_identity_mismatch",
+            ApiError::SessionRefreshRequired(_) => "session_refresh_required",
             _ => return None,
         })
     }
@@ -228,7 +247,10 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::CsrfViolation(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::CsrfViolation(_)
+            | ApiError::Forbidden(_)
+            | ApiError::IdentityMismatch
+            | ApiError::SessionRefreshRequired(_) => StatusCode::FORBIDDEN,
             ApiError::ReturnToForbidden(_) | ApiError::SessionAlreadyAvailable => {
                 StatusCode::BAD_REQUEST
             }
@@ -250,6 +272,9 @@ impl ResponseError for ApiError {
             && let Ok(serde_json::Value::Object(extra)) = serde_json::to_value(extra)
         {
             object.extend(extra);
+        }
+        if let (ApiError::SessionRefreshRequired(to), Some(object)) = (self, body.as_object_mut()) {
+            object.insert("redirect_browser_to".into(), to.clone().into());
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("cache-control", "no-store"));

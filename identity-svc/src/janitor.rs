@@ -1,4 +1,4 @@
-//! The janitor of identity-svc: deletes login and registration flows and sessions (active or
+//! The janitor of identity-svc: deletes login, registration and settings flows and sessions (active or
 //! not) that expired more than `janitor.keep_expired` ago, outbox messages delivered that long ago, and
 //! brute-force counters whose window and lock ended that long ago, in
 //! bounded batches. It runs in the background every `janitor.interval` and once with
@@ -29,6 +29,10 @@ pub async fn sweep(
         (
             "selfservice_registration_flows",
             step(crate::flow::registration::store::delete_expired, cutoff),
+        ),
+        (
+            "selfservice_settings_flows",
+            step(crate::flow::settings::store::delete_expired, cutoff),
         ),
         ("sessions", step(delete_sessions, cutoff)),
         (

@@ -3,6 +3,7 @@
 //!
 //! `build` is the one entry point of production, the launcher and tests.
 
+pub mod cli;
 pub mod config;
 pub mod courier;
 pub mod credential;
@@ -88,6 +89,7 @@ pub async fn build(
         schema::handlers::routes(cfg);
         flow::login::handlers::public_routes(cfg);
         flow::registration::handlers::public_routes(cfg);
+        flow::settings::handlers::public_routes(cfg);
         flow::verification::public_routes(cfg);
         flow::recovery::public_routes(cfg);
         session::handlers::public_routes(cfg);

@@ -22,6 +22,8 @@ enum Command {
     Janitor,
     /// Print the version.
     Version,
+    #[command(flatten)]
+    Operator(Box<identity_svc::cli::Command>),
 }
 
 #[tokio::main]
@@ -34,6 +36,9 @@ async fn main() -> std::process::ExitCode {
             identity_svc::INFO.version
         );
         return std::process::ExitCode::SUCCESS;
+    }
+    if let Command::Operator(command) = cli.command {
+        return identity_svc::cli::run(*command).await;
     }
     let settings = match Settings::load(cli.common.config.as_deref()) {
         Ok(s) => s,
@@ -60,7 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Janitor => identity_svc::janitor::run_once(settings)
             .await
             .map(|report| print!("{report}")),
-        Command::Version => Ok(()),
+        Command::Version | Command::Operator(_) => Ok(()),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

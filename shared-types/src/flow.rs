@@ -152,6 +152,30 @@ pub struct RegistrationFlow {
     pub ui: UiContainer,
 }
 
+/// Kratos' `settingsFlow`: a signed-in identity changing its profile (traits) or password.
+/// `state` is `show_form` until a change is saved, then `success`; `identity` is the identity as
+/// it is now (after the change, on success).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsFlow {
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub request_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The method of the last submission (`profile` or `password`); unset until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    pub identity: Identity,
+    pub state: String,
+    pub ui: UiContainer,
+    #[serde(default, deserialize_with = "crate::null_as_default")]
+    pub continue_with: Vec<serde_json::Value>,
+}
+
 /// Kratos' `successfulNativeRegistration`: the answer to a completed registration. `session` is
 /// set only when the `session` hook runs after registration, and `session_token` only for API
 /// flows with that hook (browsers get the cookie instead).

@@ -19,8 +19,8 @@ use shared_types::code_flow::CodeFlow;
 use shared_types::courier::Message;
 use shared_types::error::{ErrorEnvelope, OAuth2ErrorBody};
 use shared_types::flow::{
-    LoginFlow, LogoutFlow, PerformNativeLogoutBody, RegistrationFlow, Session, SuccessfulLogin,
-    SuccessfulNativeRegistration, UiContainer, UiNode, UiText,
+    LoginFlow, LogoutFlow, PerformNativeLogoutBody, RegistrationFlow, Session, SettingsFlow,
+    SuccessfulLogin, SuccessfulNativeRegistration, UiContainer, UiNode, UiText,
 };
 use shared_types::identity::{
     BatchPatchIdentitiesResponse, CreateIdentityBody, Identity, IdentityCredentials,
@@ -102,7 +102,7 @@ golden! {
     managed_session: ManagedSession, "managed_session.json", Kratos "session", &[];
     delete_my_sessions_count: DeleteMySessionsCount, "delete_my_sessions_count.json",
         Kratos "deleteMySessionsCount", &[];
-    // An API recovery that signed in; Olympus has no settings flow yet (no `show_settings_ui`).
+    // An API recovery that signed in; Olympus adds no `show_settings_ui` (the page starts a flow).
     recovery_flow: CodeFlow, "recovery_flow.json", Kratos "recoveryFlow", &[];
     // A browser verification flow after the address was submitted.
     verification_flow: CodeFlow, "verification_flow.json", Kratos "verificationFlow", &[];
@@ -120,6 +120,10 @@ golden! {
     successful_native_registration: SuccessfulNativeRegistration,
         "successful_native_registration.json", Kratos "successfulNativeRegistration",
         &["/identity/organization_id", "/session/devices", "/session/identity/organization_id"];
+    // A browser settings flow after a saved profile change: the identity as it now is (the new
+    // address unverified), the success message 1050001.
+    settings_flow: SettingsFlow, "settings_flow.json", Kratos "settingsFlow",
+        &["/organization_id", "/identity/organization_id"];
     perform_native_logout_body: PerformNativeLogoutBody, "perform_native_logout_body.json",
         Kratos "performNativeLogoutBody", &[];
 }

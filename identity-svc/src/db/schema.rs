@@ -157,6 +157,28 @@ diesel::table! {
     use diesel::sql_types::*;
     use service_kit::db::{DbJson, DbUuid};
 
+    selfservice_settings_flows (id) {
+        id -> DbUuid,
+        flow_type -> Text,
+        request_url -> Text,
+        return_to -> Nullable<Text>,
+        csrf_token_hash -> Nullable<Text>,
+        identity_id -> DbUuid,
+        state -> Text,
+        active -> Nullable<Text>,
+        traits -> Nullable<DbJson>,
+        ui_messages -> DbJson,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use service_kit::db::{DbJson, DbUuid};
+
     outbox_messages (id) {
         id -> DbUuid,
         topic -> Text,

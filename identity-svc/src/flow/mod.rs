@@ -6,6 +6,7 @@ pub mod http;
 pub mod login;
 pub mod recovery;
 pub mod registration;
+pub mod settings;
 pub mod submit;
 pub mod text;
 pub mod verification;
@@ -46,15 +47,7 @@ pub struct FlowsSettings {
     pub registration: registration::RegistrationFlowSettings,
     pub verification: code::CodeFlowSettings,
     pub recovery: code::CodeFlowSettings,
-    pub settings: SettingsFlowSettings,
-}
-
-/// `selfservice.flows.settings.*`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsFlowSettings {
-    /// The account settings page; a recovered account is sent there. Required with recovery.
-    pub ui_url: Option<String>,
+    pub settings: settings::SettingsFlowSettings,
 }
 
 /// `selfservice.flows.login.*`.
@@ -89,6 +82,7 @@ pub struct FlowConfig {
     pub recovery: code::CodeFlowConfig,
     /// Set when recovery is enabled.
     pub settings_ui: Option<Url>,
+    pub settings: settings::SettingsConfig,
     pub return_to: ReturnToPolicy,
 }
 
@@ -132,7 +126,12 @@ impl SelfServiceSettings {
                 .transpose()
                 .map_err(|r| SettingsError::invalid("selfservice.flows.settings.ui_url", r))?,
         };
+        let settings = self.flows.settings.validate(&login_ui)?;
+        // The settings page is where a re-authentication returns to: config-supplied, so it
+        // needs no allow-listing (as in Kratos).
+        allowed.push(settings.ui.clone());
         Ok(FlowConfig {
+            settings,
             login_ui,
             login_lifespan: self.flows.login.lifespan,
             registration,

@@ -200,3 +200,31 @@ pub fn login_locked(
         })),
     )
 }
+
+/// The submit buttons of the settings form (Kratos' "Save").
+pub fn label_save() -> UiText {
+    text(1070003, "info", "Save", None)
+}
+
+pub fn settings_saved() -> UiText {
+    text(1050001, "success", "Your changes have been saved!", None)
+}
+
+pub fn settings_flow_expired(minutes_ago: f64) -> UiText {
+    text(
+        4050001,
+        "error",
+        format!("The settings flow expired {minutes_ago:.2} minutes ago, please try again."),
+        Some(serde_json::json!({ "expired_minutes_ago": minutes_ago })),
+    )
+}
+
+/// A settings submission whose `method` is neither `profile` nor `password`.
+pub fn settings_unsupported_method(method: &str) -> UiText {
+    text(
+        4000001,
+        "error",
+        format!("Settings method {method:?} is not supported; use profile or password."),
+        Some(serde_json::json!({ "method": method })),
+    )
+}

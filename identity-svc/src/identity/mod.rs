@@ -6,7 +6,7 @@ mod import;
 pub mod manage;
 mod patch;
 pub mod store;
-mod update;
+pub mod update;
 pub mod update_store;
 
 use std::collections::BTreeMap;

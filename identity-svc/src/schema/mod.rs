@@ -138,6 +138,13 @@ fn load_one(i: usize, source: &SchemaSource) -> Result<IdentitySchema, SettingsE
         .map_err(|e| SettingsError::invalid(&key, e))
 }
 
+/// Checks one schema document as [`Registry::load`] checks each configured schema (the
+/// operator CLI's `schemas validate`); the error says what is wrong with it.
+pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
+    let document = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
+    IdentitySchema::compile(String::new(), document).map(drop)
+}
+
 fn read_source(url: &str) -> Result<Vec<u8>, String> {
     if let Some(path) = url.strip_prefix("file://") {
         return std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));

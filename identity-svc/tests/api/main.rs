@@ -4,6 +4,7 @@
 mod api_flows;
 mod browser;
 mod brute_force;
+mod cli;
 mod courier;
 mod errors;
 mod helpers;
@@ -20,6 +21,7 @@ mod registration;
 mod schemas;
 mod sessions;
 mod sessions_admin;
+mod settings;
 mod smtp_sink;
 mod startup;
 mod verification;

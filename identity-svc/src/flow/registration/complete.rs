@@ -94,11 +94,18 @@ pub async fn register(
         _ => None,
     };
     let (flow_id, session_row) = (row.id, started.as_ref().map(|(s, _)| s.clone()));
+    let verifications = crate::flow::verification::prepare_codes(
+        state,
+        &record.verifiable,
+        row.csrf_token_hash.as_deref(),
+        now,
+    );
+    let mails = !verifications.is_empty();
     let completed = state
         .db
         .write(move |c| {
             let session = session_row.as_ref().map(|s| (s, previous));
-            match store::complete(c, flow_id, record, session, now.naive_utc()) {
+            match store::complete(c, flow_id, record, session, &verifications, now.naive_utc()) {
                 Ok(completed) => Ok(Some(completed)),
                 Err(InsertError::Identifier(_))
                 | Err(InsertError::Query(diesel::result::Error::DatabaseError(
@@ -118,6 +125,9 @@ pub async fn register(
             ));
         }
     };
+    if mails {
+        state.courier.wake();
+    }
     tracing::info!(identity_id = %identity_id.0, session = started.is_some(), "registered with password");
     respond(state, row, record, started, json, now).map(Some)
 }

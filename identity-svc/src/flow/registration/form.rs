@@ -37,23 +37,7 @@ pub fn nodes(schema: &IdentitySchema, values: Option<&Value>, csrf: Option<Strin
             true,
         ));
     }
-    for leaf in leaves(schema) {
-        let path: Vec<&str> = leaf.name.split('.').skip(1).collect();
-        let value = values.and_then(|v| lookup(v, &path)).cloned();
-        let label = text::label_generated(leaf.title.as_deref().unwrap_or(path.join(".").as_str()));
-        let mut node = input(
-            "default",
-            &leaf.name,
-            input_type(&leaf),
-            value,
-            Some(label),
-            leaf.required,
-        );
-        if leaf.format.as_deref() == Some("email") {
-            node.attributes.autocomplete = Some("email".into());
-        }
-        nodes.push(node);
-    }
+    nodes.extend(trait_nodes(schema, values, "default"));
     let mut password = input(
         "password",
         "password",
@@ -75,7 +59,31 @@ pub fn nodes(schema: &IdentitySchema, values: Option<&Value>, csrf: Option<Strin
     nodes
 }
 
-fn input(
+/// One input per trait leaf, in `group`, filled from `values`. Settings shows the same inputs
+/// in the `profile` group.
+pub fn trait_nodes(schema: &IdentitySchema, values: Option<&Value>, group: &str) -> Vec<UiNode> {
+    let mut nodes = Vec::new();
+    for leaf in leaves(schema) {
+        let path: Vec<&str> = leaf.name.split('.').skip(1).collect();
+        let value = values.and_then(|v| lookup(v, &path)).cloned();
+        let label = text::label_generated(leaf.title.as_deref().unwrap_or(path.join(".").as_str()));
+        let mut node = input(
+            group,
+            &leaf.name,
+            input_type(&leaf),
+            value,
+            Some(label),
+            leaf.required,
+        );
+        if leaf.format.as_deref() == Some("email") {
+            node.attributes.autocomplete = Some("email".into());
+        }
+        nodes.push(node);
+    }
+    nodes
+}
+
+pub fn input(
     group: &str,
     name: &str,
     kind: &str,

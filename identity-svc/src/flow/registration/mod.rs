@@ -62,7 +62,7 @@ pub enum Hook {
 }
 
 impl Hook {
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
             Hook::Name(name) | Hook::Object { hook: name } => name,
         }

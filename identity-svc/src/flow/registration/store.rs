@@ -79,7 +79,8 @@ pub enum Completed {
     AlreadyDone,
 }
 
-/// In one transaction: completes the flow (first caller only), inserts the identity and, with
+/// In one transaction: completes the flow (first caller only), inserts the identity (and the
+/// verification flows and code mails of its addresses, with verification on) and, with
 /// the session hook, ends the browser's previous session and stores the new one. A taken
 /// identifier rolls everything back (the flow stays open for another try).
 pub fn complete(
@@ -87,6 +88,7 @@ pub fn complete(
     flow_id: Id,
     record: IdentityRecord,
     session: Option<(&SessionRow, Option<Id>)>,
+    verifications: &[crate::flow::verification::PendingCode],
     now: NaiveDateTime,
 ) -> Result<Completed, InsertError> {
     conn.transaction(|c| {
@@ -106,6 +108,7 @@ pub fn complete(
             return Ok(Completed::AlreadyDone);
         }
         let record = crate::identity::store::insert(c, record)?;
+        crate::flow::verification::store_codes(c, verifications)?;
         if let Some((session, previous)) = session {
             if let Some(old) = previous {
                 crate::session::store::deactivate(c, old, now)?;
