@@ -4,7 +4,7 @@
 //! `--format json`; a failure prints the Kratos error envelope's message and exits non-zero.
 
 mod identities;
-mod output;
+use service_kit::cli::output;
 mod schemas;
 mod sessions;
 

@@ -6,7 +6,7 @@
 
 mod clients;
 mod keys;
-mod output;
+use service_kit::cli::output;
 mod perform;
 
 use std::process::ExitCode;

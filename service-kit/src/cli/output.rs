@@ -1,4 +1,4 @@
-//! Printing: a plain aligned table for people, the server's JSON for scripts.
+//! Printing for the operator CLIs: a plain aligned table for people, the server's JSON for scripts.
 
 use serde_json::Value;
 

@@ -1,4 +1,6 @@
-//! Command-line arguments every service binary shares.
+//! Command-line arguments every service binary shares, and the operator CLIs' output.
+
+pub mod output;
 
 use std::path::PathBuf;
 
