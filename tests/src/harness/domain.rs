@@ -83,7 +83,27 @@ impl Domain {
         Domain::start_with(DomainOptions::default()).await
     }
 
+    /// Starts a domain. With reserved ports (no `options.ports`), a port another process took
+    /// between its reservation and its use makes a fresh attempt with new ports and databases;
+    /// the processes of the failed attempt are killed when dropped.
     pub async fn start_with(options: DomainOptions) -> anyhow::Result<Domain> {
+        const ATTEMPTS: usize = 3;
+        let mut attempt = 1;
+        loop {
+            match Domain::start_once(options.clone()).await {
+                Err(e)
+                    if options.ports.is_none()
+                        && attempt < ATTEMPTS
+                        && format!("{e:#}").contains("is already in use") =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(options: DomainOptions) -> anyhow::Result<Domain> {
         let (logs, log_dir) = match &options.log_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)
