@@ -157,6 +157,8 @@ impl Settings {
         }
         self.selfservice.flows.login.brute_force.validate()?;
         self.selfservice.methods.password.config.validate()?;
+        self.selfservice.methods.passkey.validate()?;
+        self.selfservice.methods.webauthn.validate()?;
         Ok(Validated {
             settings: self,
             dsn,

@@ -55,6 +55,16 @@ pub enum ApiError {
     /// (a login with `refresh=true`), named as `redirect_browser_to` beside `error`.
     #[error("session refresh required")]
     SessionRefreshRequired(String),
+    /// The session is aal1 but the identity has a second factor (Kratos' `session_aal2_required`);
+    /// the browser goes to the URL given (an aal2 login), named as `redirect_browser_to`.
+    #[error("a second factor is required")]
+    Aal2Required(String),
+    /// `aal=aal2` was asked for without a session (Kratos' `session_aal1_required`).
+    #[error("a session is required to ask for a higher assurance level")]
+    Aal1Required,
+    /// `aal=aal2` was asked for by an aal2 session (Kratos' `session_aal_already_fulfilled`).
+    #[error("the session has the requested assurance level already")]
+    AalAlreadyFulfilled,
     /// A flow expired; `use_flow_id` is its replacement, `redirect_to` where to start again.
     #[error("self-service flow expired")]
     FlowExpired(Box<FlowExpired>),
@@ -200,6 +210,21 @@ impl ApiError {
                 Some("The login session is too old and thus not allowed to update these fields. Please re-authenticate.".to_string()),
                 None,
             ),
+            ApiError::Aal2Required(to) => (
+                "Session does not fulfill the requested Authenticator Assurance Level",
+                Some("An active session was found but it does not fulfill the requested Authenticator Assurance Level. Please verify yourself with a second factor to resolve this issue.".to_string()),
+                Some(serde_json::json!({ "redirect_browser_to": to })),
+            ),
+            ApiError::Aal1Required => (
+                "aal2 and aal3 can only be requested if a session exists already",
+                Some("You can not request a higher AAL (AAL2/AAL3) without an active session.".to_string()),
+                None,
+            ),
+            ApiError::AalAlreadyFulfilled => (
+                "session has the requested authenticator assurance level already",
+                Some("The session has the requested AAL already.".to_string()),
+                None,
+            ),
             ApiError::FlowExpired(expired) => (
                 "self-service flow expired",
                 Some("The self-service flow expired; initialize a new one.".to_string()),
@@ -232,6 +257,9 @@ impl ApiError {
             ApiError::FlowExpired(_) => "self_service_flow_expired",
             ApiError::IdentityMismatch => "security_identity_mismatch",
             ApiError::SessionRefreshRequired(_) => "session_refresh_required",
+            ApiError::Aal2Required(_) => "session_aal2_required",
+            ApiError::Aal1Required => "session_aal1_required",
+            ApiError::AalAlreadyFulfilled => "session_aal_already_fulfilled",
             _ => return None,
         })
     }
@@ -250,13 +278,16 @@ impl ResponseError for ApiError {
             ApiError::CsrfViolation(_)
             | ApiError::Forbidden(_)
             | ApiError::IdentityMismatch
-            | ApiError::SessionRefreshRequired(_) => StatusCode::FORBIDDEN,
+            | ApiError::SessionRefreshRequired(_)
+            | ApiError::Aal2Required(_) => StatusCode::FORBIDDEN,
             ApiError::ReturnToForbidden(_) | ApiError::SessionAlreadyAvailable => {
                 StatusCode::BAD_REQUEST
             }
             ApiError::SessionInactive
             | ApiError::LogoutTokenInvalid(_)
-            | ApiError::IdentityDisabled => StatusCode::UNAUTHORIZED,
+            | ApiError::IdentityDisabled
+            | ApiError::Aal1Required
+            | ApiError::AalAlreadyFulfilled => StatusCode::UNAUTHORIZED,
             ApiError::FlowExpired(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -273,7 +304,9 @@ impl ResponseError for ApiError {
         {
             object.extend(extra);
         }
-        if let (ApiError::SessionRefreshRequired(to), Some(object)) = (self, body.as_object_mut()) {
+        if let (ApiError::SessionRefreshRequired(to) | ApiError::Aal2Required(to), Some(object)) =
+            (self, body.as_object_mut())
+        {
             object.insert("redirect_browser_to".into(), to.clone().into());
         }
         let mut response = HttpResponse::build(self.status_code());

@@ -58,6 +58,7 @@ pub async fn sweep(
             step(crate::outbox::store::delete_delivered, cutoff),
         ),
         ("login_throttle", throttle_step(s, cutoff)),
+        ("code_send_limits", code_limits_step(s, cutoff)),
     ];
     Sweep {
         db,
@@ -75,6 +76,22 @@ fn throttle_step(s: &Settings, cutoff: NaiveDateTime) -> Step {
     let window_cutoff = cutoff - window;
     std::sync::Arc::new(move |c, limit| {
         crate::throttle::store::delete_stale(c, limit, window_cutoff, cutoff)
+    })
+}
+
+/// Code-sending counters whose window ended before `cutoff` (the longer of the two flows'
+/// windows, so that neither loses a running count).
+fn code_limits_step(s: &Settings, cutoff: NaiveDateTime) -> Step {
+    let flows = &s.selfservice.flows;
+    let window = flows
+        .recovery
+        .send_limits
+        .window
+        .max(flows.verification.send_limits.window);
+    let window_cutoff =
+        cutoff - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    std::sync::Arc::new(move |c, limit| {
+        crate::flow::code::limits::delete_stale(c, limit, window_cutoff)
     })
 }
 

@@ -12,15 +12,18 @@ pub mod error;
 
 mod csrf;
 mod flow;
+mod headers;
 pub mod hooks;
 mod identity;
 pub mod janitor;
+mod mfa;
 pub mod outbox;
 mod pagination;
 mod schema;
 mod session;
 mod state;
 mod throttle;
+mod webauthn;
 
 use std::sync::Arc;
 
@@ -84,23 +87,31 @@ pub async fn build(
     };
     let public_state = state.clone();
     let courier_state = state.clone();
+    let response_headers = actix_web::web::Data::new(headers::response_headers(&settings));
+    let admin_headers = response_headers.clone();
     let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(public_state.clone());
+        cfg.app_data(response_headers.clone());
         schema::handlers::routes(cfg);
         flow::login::handlers::public_routes(cfg);
         flow::registration::handlers::public_routes(cfg);
         flow::settings::handlers::public_routes(cfg);
         flow::verification::public_routes(cfg);
         flow::recovery::public_routes(cfg);
+        flow::oidc::callback::public_routes(cfg);
         session::handlers::public_routes(cfg);
         session::manage::public_routes(cfg);
         session::native::public_routes(cfg);
+        webauthn::script::public_routes(cfg);
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());
+        cfg.app_data(admin_headers.clone());
         identity::handlers::admin_routes(cfg);
+        mfa::admin::admin_routes(cfg);
         session::manage::admin_routes(cfg);
         courier::handlers::admin_routes(cfg);
+        flow::recovery::admin::admin_routes(cfg);
         throttle::handlers::admin_routes(cfg);
         schema::handlers::routes(cfg);
     });

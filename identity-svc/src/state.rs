@@ -16,10 +16,14 @@ pub struct AppState {
     pub sessions: crate::session::Sessions,
     /// Brute-force counters of password sign-in.
     pub throttle: crate::throttle::Throttle,
+    /// The second factors: enabled methods and the ciphers of their secrets.
+    pub mfa: crate::mfa::Mfa,
     /// Outgoing mail: templates, and the wake-up of the courier's worker.
     pub courier: crate::courier::Courier,
     /// Wakes the identity lifecycle hook's worker, when the hook is on.
     pub lifecycle_hook: Option<crate::outbox::Waker>,
+    /// The oidc method's HTTP client and discovery cache.
+    pub oidc: crate::flow::oidc::Upstreams,
 }
 
 impl AppState {
@@ -29,6 +33,7 @@ impl AppState {
         let sessions = crate::session::Sessions::new(&settings.settings);
         let throttle = crate::throttle::Throttle::new(&settings.settings);
         let courier = crate::courier::Courier::new(settings.courier.templates.clone());
+        let mfa = crate::mfa::Mfa::new(&settings.settings);
         AppState {
             courier,
             settings,
@@ -38,7 +43,9 @@ impl AppState {
             csrf,
             sessions,
             throttle,
+            mfa,
             lifecycle_hook: None,
+            oidc: crate::flow::oidc::Upstreams::new(),
         }
     }
 }

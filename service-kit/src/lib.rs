@@ -6,6 +6,7 @@
 //! with `shared-types`. Keeping this here means one implementation of the edge and the database
 //! layer instead of three drifting copies.
 
+pub mod cipher;
 pub mod cli;
 pub mod clock;
 pub mod db;

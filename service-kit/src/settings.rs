@@ -8,7 +8,14 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml, Yaml};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+pub mod duration;
+mod secret;
+mod urls;
+
+pub use secret::{MIN_SECRET_LEN, Secret, SecretList};
+pub use urls::{browser_url, endpoint_url, upstream_url};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SettingsError {
@@ -85,162 +92,6 @@ fn from_figment(err: figment::Error) -> SettingsError {
 fn push_once(path: &mut Vec<String>, field: &str) {
     if path.last().map(String::as_str) != Some(field) {
         path.push(field.to_string());
-    }
-}
-
-/// A secret value: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-/// Serialised only so that layered loading can merge defaults; never written anywhere.
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-/// A rotating secret: the first value signs or encrypts, the others still verify.
-/// Given as a list, or as one string (one secret).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct SecretList(Vec<Secret>);
-
-pub const MIN_SECRET_LEN: usize = 32;
-
-impl SecretList {
-    pub fn new(values: impl IntoIterator<Item = Secret>) -> Self {
-        SecretList(values.into_iter().collect())
-    }
-    /// The secret that signs and encrypts new values.
-    pub fn current(&self) -> &Secret {
-        &self.0[0]
-    }
-    pub fn all(&self) -> &[Secret] {
-        &self.0
-    }
-    /// At least one secret, each at least [`MIN_SECRET_LEN`] characters; there are no defaults.
-    pub fn validate(&self, key: &str) -> Result<(), SettingsError> {
-        if self.0.is_empty() {
-            return Err(SettingsError::invalid(
-                key,
-                "is required (a list of secrets; the first signs, the rest verify)",
-            ));
-        }
-        match self
-            .0
-            .iter()
-            .position(|s| s.expose().chars().count() < MIN_SECRET_LEN)
-        {
-            Some(i) => Err(SettingsError::invalid(
-                format!("{key}[{i}]"),
-                format_args!("must be at least {MIN_SECRET_LEN} characters"),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretList {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(Secret),
-            Many(Vec<Secret>),
-        }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::One(s) => SecretList(vec![s]),
-            OneOrMany::Many(v) => SecretList(v),
-        })
-    }
-}
-
-/// Durations in Ory's (Go's) notation: `"30m"`, `"1h30m"`, `"500ms"`; a bare number is seconds.
-pub mod duration {
-    use super::*;
-
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let text = text.trim();
-        if let Ok(secs) = text.parse::<u64>() {
-            return Ok(Duration::from_secs(secs));
-        }
-        let mut total = Duration::ZERO;
-        let mut rest = text;
-        if rest.is_empty() {
-            return Err("empty duration".into());
-        }
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .unwrap_or(rest.len());
-            let (number, tail) = rest.split_at(digits);
-            let unit_len = tail
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(tail.len());
-            let (unit, tail) = tail.split_at(unit_len);
-            let value: f64 = number
-                .parse()
-                .map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
-            let scale = match unit {
-                "ns" => 1e-9,
-                "us" | "µs" => 1e-6,
-                "ms" => 1e-3,
-                "s" => 1.0,
-                "m" => 60.0,
-                "h" => 3600.0,
-                _ => {
-                    return Err(format!(
-                        "`{text}` has an unknown unit `{unit}` (use ms, s, m or h)"
-                    ));
-                }
-            };
-            total +=
-                Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))?;
-            rest = tail;
-        }
-        Ok(total)
-    }
-
-    pub fn format(d: &Duration) -> String {
-        let ms = d.as_millis();
-        if !ms.is_multiple_of(1000) {
-            format!("{ms}ms")
-        } else {
-            format!("{}s", d.as_secs())
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Secs(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
-        }
-    }
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(d))
     }
 }
 
@@ -360,63 +211,6 @@ impl Default for LogSettings {
             format: crate::telemetry::LogFormat::Text,
         }
     }
-}
-
-/// A URL browsers reach a service at (`urls.self.*`): https, or http on loopback or with `dev`;
-/// no query or fragment. `what` says what the URL is for when it is missing.
-pub fn browser_url(
-    key: &str,
-    raw: Option<&str>,
-    dev: bool,
-    what: &str,
-) -> Result<url::Url, SettingsError> {
-    let raw =
-        raw.ok_or_else(|| SettingsError::invalid(key, format_args!("is required ({what})")))?;
-    let url = url::Url::parse(raw).map_err(|e| SettingsError::invalid(key, e))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(SettingsError::invalid(
-            key,
-            "must not have a query or fragment",
-        ));
-    }
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if dev || loopback => Ok(url),
-        _ => Err(SettingsError::invalid(
-            key,
-            "must be an https URL (http is allowed on loopback or with dev = true)",
-        )),
-    }
-}
-
-/// The URL of another service's API (`urls.oauth2.admin`, `urls.identity.admin`). Upstreams
-/// live on the private network, so plain http is allowed. The path is kept as a base (with a
-/// trailing `/`), so that an upstream behind a path prefix still gets `<prefix>/health/alive`.
-pub fn upstream_url(key: &str, raw: Option<&str>) -> Result<url::Url, SettingsError> {
-    let mut url = endpoint_url(key, raw)?;
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// The URL of one endpoint of another service, such as a web hook's receiver
-/// (`hooks.identity_lifecycle.url`): checked like [`upstream_url`], but its path is kept exactly.
-pub fn endpoint_url(key: &str, raw: Option<&str>) -> Result<url::Url, SettingsError> {
-    let raw = raw.ok_or_else(|| SettingsError::invalid(key, "is required"))?;
-    let url = url::Url::parse(raw).map_err(|e| SettingsError::invalid(key, e))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(SettingsError::invalid(key, "must be an http or https URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(SettingsError::invalid(
-            key,
-            "must not have a query or fragment",
-        ));
-    }
-    Ok(url)
 }
 
 /// Every leaf key of `settings` (dotted), for checking that the configuration docs list them all.

@@ -19,10 +19,10 @@ pub struct UiText {
     pub context: Option<serde_json::Value>,
 }
 
-/// Kratos' `uiNodeAttributes`, flattened into one struct that so far carries only the input
-/// variant (`uiNodeInputAttributes`, `node_type: "input"`). That variant requires `name`, `type`
-/// and `disabled`, so an input must set `name` and `input_type`; Kratos' other variants (text, img,
-/// a, script, div) have fields this struct does not keep.
+/// Kratos' `uiNodeAttributes`, flattened into one struct: the input variant
+/// (`uiNodeInputAttributes`, `node_type: "input"`, which requires `name`, `type` and `disabled`),
+/// and the text (`id`, `text`) and img (`id`, `src`, `width`, `height`) variants. Kratos' other
+/// variants (a, script, div) have fields this struct does not keep yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UiNodeAttributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +38,19 @@ pub struct UiNodeAttributes {
     #[serde(default)]
     pub disabled: bool,
     pub node_type: String,
+    /// Text and img nodes: the node's id (`totp_qr`, `totp_secret_key`, `lookup_secret_codes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Text nodes: what they show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<UiText>,
+    /// Img nodes: the image (a `data:` URL) and its size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -96,6 +109,9 @@ pub struct SessionAuthenticationMethod {
     pub method: String,
     pub aal: String,
     pub completed_at: DateTime<Utc>,
+    /// The upstream provider's id, for the `oidc` method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// Kratos' `session`, as `/sessions/whoami` returns it.

@@ -7,60 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse};
-use openidconnect::{
-    AuthorizationCode, OAuth2TokenResponse, RefreshToken, RequestTokenError, StandardErrorResponse,
-};
+use openidconnect::OAuth2TokenResponse;
 use serde_json::{Value, json};
-use support::{REDIRECT, Signed, query_param, signed_in_with};
-
-/// Authorizes `offline_access` in the signed-in browser, grants it and exchanges the code.
-async fn offline_tokens(s: &Signed) -> CoreTokenResponse {
-    let (url, verifier, _) = s.authorize_url(&["offline_access"], &[]);
-    let (page, consent) = s.browser.follow_to_page(&url).await;
-    assert!(page.contains("/consent?consent_challenge="), "{page}");
-    let (done, _) = s
-        .browser
-        .submit(&consent.unwrap(), &[("decision", "grant")])
-        .await;
-    assert!(done.starts_with(REDIRECT), "{done}");
-    s.rp.exchange_code(AuthorizationCode::new(query_param(&done, "code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&s.http)
-        .await
-        .expect("code exchange")
-}
-
-/// A refresh: the new tokens, or the OAuth2 error code.
-async fn refresh(s: &Signed, token: &RefreshToken) -> Result<CoreTokenResponse, String> {
-    s.rp.exchange_refresh_token(token)
-        .unwrap()
-        .request_async(&s.http)
-        .await
-        .map_err(
-            |err: RequestTokenError<_, StandardErrorResponse<CoreErrorResponseType>>| match err {
-                RequestTokenError::ServerResponse(r) => r.error().as_ref().to_string(),
-                other => panic!("not an OAuth2 error response: {other:?}"),
-            },
-        )
-}
-
-/// oauth2-svc's admin introspection of `token`.
-async fn introspect(s: &Signed, token: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!(
-            "{}/admin/oauth2/introspect",
-            s.domain.oauth2.admin_url()
-        ))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use support::signed_in_with;
 
 async fn admin_get(url: String) -> Value {
     let res = reqwest::Client::new().get(&url).send().await.unwrap();
@@ -74,12 +23,13 @@ async fn admin_get(url: String) -> Value {
 #[tokio::test]
 async fn rt_09_b_deleting_the_identity_ends_its_refresh_tokens() {
     let s = signed_in_with(json!({"grant_types": ["authorization_code", "refresh_token"]})).await;
-    let tokens = offline_tokens(&s).await;
-    let rotated = refresh(&s, tokens.refresh_token().expect("a refresh token"))
+    let tokens = s.tokens(&["offline_access"]).await;
+    let rotated = s
+        .refresh(tokens.refresh_token().expect("a refresh token"))
         .await
         .expect("refreshing works while the identity exists");
     let rt = rotated.refresh_token().unwrap().clone();
-    assert_eq!(introspect(&s, rt.secret()).await["active"], true);
+    assert_eq!(s.introspect(rt.secret()).await["active"], true);
 
     let identity_admin = s.domain.identity.admin_url();
     let found = admin_get(format!(
@@ -107,16 +57,16 @@ async fn rt_09_b_deleting_the_identity_ends_its_refresh_tokens() {
 
     // Delivery is asynchronous (identity-svc's outbox, then login-ui); wait for it, briefly.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while introspect(&s, rt.secret()).await["active"] != false {
+    while s.introspect(rt.secret()).await["active"] != false {
         assert!(
             Instant::now() < deadline,
             "the refresh token is still active 10 s after the deletion"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(refresh(&s, &rt).await.unwrap_err(), "invalid_grant");
+    assert_eq!(s.refresh(&rt).await.unwrap_err(), "invalid_grant");
     assert_eq!(
-        introspect(&s, rotated.access_token().secret()).await,
+        s.introspect(rotated.access_token().secret()).await,
         json!({"active": false})
     );
     assert_eq!(admin_get(consents_url).await, json!([]));

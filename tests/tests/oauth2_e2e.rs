@@ -6,121 +6,22 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use olympus_tests::harness::{Domain, DomainOptions};
-use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse, CoreUserInfoClaims};
-use openidconnect::{
-    AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier, RequestTokenError,
-    StandardErrorResponse, TokenResponse,
-};
+use openidconnect::core::CoreUserInfoClaims;
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{Value, json};
-use support::{Browser, PASSWORD, REDIRECT, Signed, query_param, setup_with, signed_in_with};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Mutex;
+use support::{
+    Browser, PASSWORD, REDIRECT, jwt_claims, query_param, receiver, setup_with, signed_in_with,
+    unix_now,
+};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A client that may refresh (and, for the device test, use the device grant).
 fn refreshing() -> Value {
     json!({"grant_types": ["authorization_code", "refresh_token"]})
-}
-
-impl Signed {
-    /// Authorizes `scopes` in the signed-in browser, grants them on the consent page and
-    /// exchanges the code.
-    async fn tokens(&self, scopes: &[&str]) -> CoreTokenResponse {
-        let (url, verifier, _) = self.authorize_url(scopes, &[]);
-        let (page, consent) = self.browser.follow_to_page(&url).await;
-        assert!(page.contains("/consent?consent_challenge="), "{page}");
-        let (done, _) = self
-            .browser
-            .submit(&consent.unwrap(), &[("decision", "grant")])
-            .await;
-        self.exchange(&done, verifier).await
-    }
-
-    /// Exchanges the code the browser arrived with at the redirect_uri.
-    async fn exchange(&self, done: &str, verifier: PkceCodeVerifier) -> CoreTokenResponse {
-        assert!(done.starts_with(REDIRECT), "{done}");
-        let code = query_param(done, "code").expect("a code");
-        self.rp
-            .exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .set_pkce_verifier(verifier)
-            .request_async(&self.http)
-            .await
-            .expect("code exchange")
-    }
-
-    async fn refresh(
-        &self,
-        token: &openidconnect::RefreshToken,
-    ) -> Result<CoreTokenResponse, String> {
-        self.rp
-            .exchange_refresh_token(token)
-            .unwrap()
-            .request_async(&self.http)
-            .await
-            .map_err(token_error)
-    }
-
-    /// Whether userinfo accepts `token` (401 otherwise).
-    async fn userinfo_accepts(&self, token: &openidconnect::AccessToken) -> bool {
-        let res = reqwest::Client::new()
-            .get(format!("{}/userinfo", self.domain.issuer()))
-            .bearer_auth(token.secret())
-            .send()
-            .await
-            .unwrap();
-        match res.status().as_u16() {
-            200 => true,
-            401 => false,
-            other => panic!("userinfo answered {other}"),
-        }
-    }
-
-    /// Admin introspection (RFC 7662) of `token`.
-    async fn introspect(&self, token: &str) -> Value {
-        reqwest::Client::new()
-            .post(format!(
-                "{}/admin/oauth2/introspect",
-                self.domain.oauth2.admin_url()
-            ))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-/// The OAuth2 error code of a failed token request.
-fn token_error<RE: std::error::Error + 'static>(
-    err: RequestTokenError<RE, StandardErrorResponse<CoreErrorResponseType>>,
-) -> String {
-    match err {
-        RequestTokenError::ServerResponse(response) => response.error().as_ref().to_string(),
-        other => panic!("not an OAuth2 error response: {other:?}"),
-    }
-}
-
-/// The claims of a JWT, unverified (its signature is checked elsewhere).
-fn jwt_claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// RT-01: no refresh token without `offline_access`. RT-02: every refresh rotates, and the new
@@ -406,56 +307,6 @@ async fn prompt_none_and_max_age_decide_whether_the_user_sees_a_page() {
         "a new auth_time: {auth_time} < {before}"
     );
     assert!(auth_time >= first_auth_time);
-}
-
-/// Records the bodies POSTed to a local receiver (a relying party's back-channel logout URI).
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/backchannel-logout",
-        listener.local_addr().unwrap()
-    );
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let recorded = bodies.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let recorded = recorded.clone();
-            tokio::spawn(async move {
-                if let Some(body) = read_request_body(&mut stream).await {
-                    recorded.lock().await.push(body);
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (url, bodies)
-}
-
-/// The body of one HTTP/1.1 POST (by its `content-length`).
-async fn read_request_body(stream: &mut tokio::net::TcpStream) -> Option<String> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            return Some(String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into());
-        }
-    }
 }
 
 /// Back-channel logout (OpenID Connect Back-Channel Logout 1.0) after RP-initiated logout:

@@ -1,6 +1,8 @@
 //! identity-svc's database: schema and embedded migrations.
 
 pub mod schema;
+pub mod schema_code_limits;
+pub mod schema_mfa;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use service_kit::db::migrate::Migrations;

@@ -128,6 +128,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Server-side state per method (never shown): `{"totp": …, "webauthn": …}`.
+        internal_context -> DbJson,
     }
 }
 
@@ -150,6 +152,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Server-side state per method (never shown): `{"totp": …, "webauthn": …}`.
+        internal_context -> DbJson,
     }
 }
 
@@ -172,6 +176,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Server-side state per method (never shown): `{"totp": …, "webauthn": …}`.
+        internal_context -> DbJson,
     }
 }
 

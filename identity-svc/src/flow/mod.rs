@@ -3,7 +3,10 @@
 
 pub mod code;
 pub mod http;
+pub mod lifecycle;
 pub mod login;
+pub mod messages;
+pub mod oidc;
 pub mod recovery;
 pub mod registration;
 pub mod settings;
@@ -38,6 +41,14 @@ pub struct SelfServiceSettings {
 #[serde(deny_unknown_fields)]
 pub struct MethodsSettings {
     pub password: crate::credential::PasswordMethodSettings,
+    /// Sign-in with upstream OpenID Connect providers.
+    pub oidc: oidc::OidcMethodSettings,
+    pub passkey: crate::webauthn::PasskeyMethodSettings,
+    pub webauthn: crate::webauthn::WebauthnMethodSettings,
+    /// The TOTP second factor (off by default).
+    pub totp: crate::mfa::TotpMethodSettings,
+    /// Recovery codes as a second factor (off by default).
+    pub lookup_secret: crate::mfa::LookupSecretMethodSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
@@ -84,6 +95,8 @@ pub struct FlowConfig {
     pub settings_ui: Option<Url>,
     pub settings: settings::SettingsConfig,
     pub return_to: ReturnToPolicy,
+    /// `selfservice.methods.oidc`.
+    pub oidc: oidc::OidcConfig,
 }
 
 impl SelfServiceSettings {
@@ -130,7 +143,9 @@ impl SelfServiceSettings {
         // The settings page is where a re-authentication returns to: config-supplied, so it
         // needs no allow-listing (as in Kratos).
         allowed.push(settings.ui.clone());
+        let oidc = self.methods.oidc.validate()?;
         Ok(FlowConfig {
+            oidc,
             settings,
             login_ui,
             login_lifespan: self.flows.login.lifespan,
@@ -151,6 +166,9 @@ fn web_url(raw: &str) -> Result<Url, String> {
     }
 }
 
+/// The longest `return_to` accepted, in bytes.
+pub const MAX_RETURN_TO: usize = 2048;
+
 /// Where a browser may be sent after a flow: never an open redirect.
 #[derive(Clone, Debug)]
 pub struct ReturnToPolicy {
@@ -166,6 +184,10 @@ impl ReturnToPolicy {
             return Ok(None);
         };
         let forbidden = || ApiError::ReturnToForbidden(raw.chars().take(256).collect());
+        // Flows store it and pages echo it: no real return URL is longer (BI-02).
+        if raw.len() > MAX_RETURN_TO {
+            return Err(forbidden());
+        }
         let url = self.default.join(raw).map_err(|_| forbidden())?;
         let plain_web = matches!(url.scheme(), "http" | "https")
             && url.username().is_empty()

@@ -103,6 +103,15 @@ fn parse_json(body: &Bytes) -> Result<BTreeMap<String, String>, ApiError> {
                 fields.insert(key, s);
             }
             serde_json::Value::Null => {}
+            // Kratos' boolean fields (`totp_unlink`, `lookup_secret_confirm`, …) as forms send them.
+            serde_json::Value::Bool(b)
+                if !matches!(
+                    key.as_str(),
+                    "method" | "identifier" | "password" | "csrf_token"
+                ) =>
+            {
+                fields.insert(key, b.to_string());
+            }
             // Kratos ignores fields it does not know; ours must be strings.
             _ if !matches!(
                 key.as_str(),

@@ -3,26 +3,17 @@
 //! says which trait values are login identifiers and which are verification or recovery addresses.
 
 pub mod handlers;
+mod marks;
+mod registry;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
-use service_kit::settings::SettingsError;
 use unicode_normalization::UnicodeNormalization;
-use url::Url;
 
-use crate::config::{IdentitySettings, SchemaSource};
 use crate::error::FieldMessage;
-
-const DEFAULT_SCHEMA: &str = include_str!("../../schemas/default.schema.json");
-const EXTENSION: &str = "ory.sh/kratos";
-
-/// The configured schemas, in configuration order.
-pub struct Registry {
-    schemas: Vec<IdentitySchema>,
-}
+use marks::{MarkedTrait, collect_marked, visit, visit_mut};
+pub(crate) use registry::check;
+pub use registry::{Registry, schema_url};
 
 pub struct IdentitySchema {
     pub id: String,
@@ -30,24 +21,6 @@ pub struct IdentitySchema {
     pub document: Value,
     validator: jsonschema::Validator,
     marked: Vec<MarkedTrait>,
-}
-
-/// A trait the `ory.sh/kratos` extension marks, located by its path inside `traits`.
-#[derive(Debug, Default)]
-struct MarkedTrait {
-    path: Vec<Step>,
-    password_identifier: bool,
-    verification_via: Option<String>,
-    recovery_via: Option<String>,
-    /// `format: email`: such values compare case-insensitively.
-    email: bool,
-}
-
-#[derive(Debug, Clone)]
-enum Step {
-    Property(String),
-    /// Every element of an array (a list of e-mail addresses, say).
-    Items,
 }
 
 /// What an identity's traits yield under its schema, normalised for storage and lookup.
@@ -59,113 +32,8 @@ pub struct Marked {
     pub recovery_addresses: Vec<(String, String)>,
 }
 
-impl Registry {
-    /// Loads every configured schema (or the built-in default); errors name the setting.
-    pub fn load(settings: &IdentitySettings) -> Result<Registry, SettingsError> {
-        let schemas = if settings.schemas.is_empty() {
-            let document =
-                serde_json::from_str(DEFAULT_SCHEMA).expect("the built-in schema is valid JSON");
-            vec![
-                IdentitySchema::compile("default".into(), document)
-                    .expect("the built-in schema compiles"),
-            ]
-        } else {
-            settings
-                .schemas
-                .iter()
-                .enumerate()
-                .map(|(i, source)| load_one(i, source))
-                .collect::<Result<_, _>>()?
-        };
-        for (i, schema) in schemas.iter().enumerate() {
-            if schemas[..i].iter().any(|s| s.id == schema.id) {
-                return Err(SettingsError::invalid(
-                    format!("identity.schemas[{i}].id"),
-                    "is used by an earlier schema",
-                ));
-            }
-        }
-        let registry = Registry { schemas };
-        if registry.get(&settings.default_schema_id).is_none() {
-            return Err(SettingsError::invalid(
-                "identity.default_schema_id",
-                "names no schema in identity.schemas",
-            ));
-        }
-        Ok(registry)
-    }
-
-    pub fn all(&self) -> &[IdentitySchema] {
-        &self.schemas
-    }
-
-    pub fn get(&self, id: &str) -> Option<&IdentitySchema> {
-        self.schemas.iter().find(|s| s.id == id)
-    }
-
-    /// By id, or by the base64url form that `schema_url` carries.
-    pub fn find(&self, id_or_encoded: &str) -> Option<&IdentitySchema> {
-        self.get(id_or_encoded).or_else(|| {
-            let decoded = URL_SAFE_NO_PAD
-                .decode(id_or_encoded.trim_end_matches('='))
-                .ok()?;
-            self.get(std::str::from_utf8(&decoded).ok()?)
-        })
-    }
-}
-
-/// Kratos' `schema_url`: `<public>/schemas/<base64url(id)>`.
-pub fn schema_url(public: &Url, id: &str) -> String {
-    format!(
-        "{}/schemas/{}",
-        public.as_str().trim_end_matches('/'),
-        URL_SAFE_NO_PAD.encode(id)
-    )
-}
-
-fn load_one(i: usize, source: &SchemaSource) -> Result<IdentitySchema, SettingsError> {
-    if source.id.is_empty() {
-        return Err(SettingsError::invalid(
-            format!("identity.schemas[{i}].id"),
-            "must not be empty",
-        ));
-    }
-    let key = format!("identity.schemas[{i}].url");
-    let bytes = read_source(&source.url).map_err(|e| SettingsError::invalid(&key, e))?;
-    let document = serde_json::from_slice(&bytes)
-        .map_err(|e| SettingsError::invalid(&key, format!("is not JSON: {e}")))?;
-    IdentitySchema::compile(source.id.clone(), document)
-        .map_err(|e| SettingsError::invalid(&key, e))
-}
-
-/// Checks one schema document as [`Registry::load`] checks each configured schema (the
-/// operator CLI's `schemas validate`); the error says what is wrong with it.
-pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
-    let document = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
-    IdentitySchema::compile(String::new(), document).map(drop)
-}
-
-fn read_source(url: &str) -> Result<Vec<u8>, String> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
-    }
-    if let Some(data) = url.strip_prefix("base64://") {
-        // Operators paste both alphabets, with and without padding.
-        let config =
-            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-        let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
-        let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
-        return standard
-            .decode(data)
-            .or_else(|_| url_safe.decode(data))
-            .map_err(|e| format!("is not valid base64: {e}"));
-    }
-    // No network fetch at start: a schema server that is down must not keep identities down.
-    Err("must be a file:// or base64:// URL".into())
-}
-
 impl IdentitySchema {
-    fn compile(id: String, document: Value) -> Result<IdentitySchema, String> {
+    pub(super) fn compile(id: String, document: Value) -> Result<IdentitySchema, String> {
         let traits = document
             .pointer("/properties/traits")
             .filter(|t| t.is_object());
@@ -349,73 +217,13 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     }
 }
 
-fn collect_marked(node: &Value, path: &mut Vec<Step>, out: &mut Vec<MarkedTrait>) {
-    if let Some(ext) = node.get(EXTENSION) {
-        let via = |pointer: &str| {
-            ext.pointer(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        out.push(MarkedTrait {
-            path: path.clone(),
-            password_identifier: ext.pointer("/credentials/password/identifier")
-                == Some(&Value::Bool(true)),
-            verification_via: via("/verification/via"),
-            recovery_via: via("/recovery/via"),
-            email: node.get("format").and_then(Value::as_str) == Some("email"),
-        });
-    }
-    if let Some(Value::Object(properties)) = node.get("properties") {
-        for (name, child) in properties {
-            path.push(Step::Property(name.clone()));
-            collect_marked(child, path, out);
-            path.pop();
-        }
-    }
-    if let Some(items) = node.get("items").filter(|i| i.is_object()) {
-        path.push(Step::Items);
-        collect_marked(items, path, out);
-        path.pop();
-    }
-}
-
-fn visit(value: &Value, path: &[Step], f: &mut impl FnMut(&Value)) {
-    match path.split_first() {
-        None => f(value),
-        Some((Step::Property(name), rest)) => {
-            if let Some(child) = value.get(name) {
-                visit(child, rest, f);
-            }
-        }
-        Some((Step::Items, rest)) => value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .for_each(|v| visit(v, rest, f)),
-    }
-}
-
-fn visit_mut(value: &mut Value, path: &[Step], f: &mut impl FnMut(&mut Value)) {
-    match path.split_first() {
-        None => f(value),
-        Some((Step::Property(name), rest)) => {
-            if let Some(child) = value.get_mut(name) {
-                visit_mut(child, rest, f);
-            }
-        }
-        Some((Step::Items, rest)) => value
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-            .for_each(|v| visit_mut(v, rest, f)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use url::Url;
 
     use super::*;
+    use crate::config::IdentitySettings;
 
     fn default_schema() -> Registry {
         Registry::load(&IdentitySettings::default()).unwrap()

@@ -28,6 +28,7 @@ async fn to_session(
     let (mut session, identity) = current(&state, &req)
         .await?
         .ok_or(ApiError::SessionInactive)?;
+    crate::mfa::aal::check_whoami(&state, &session).await?;
     let mut ok = HttpResponse::Ok();
     // Sliding expiry: a browser's cookie follows the session's new expiry.
     if super::manage::slide(&state, &mut session).await?

@@ -33,6 +33,16 @@ pub struct SessionSettings {
     #[serde(default, with = "optional_duration")]
     pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookieSettings,
+    pub whoami: WhoamiSettings,
+}
+
+/// `session.whoami.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WhoamiSettings {
+    /// `highest_available`: whoami answers 403 to an aal1 session of an identity with a second
+    /// factor.
+    pub required_aal: crate::mfa::RequiredAal,
 }
 
 /// An optional `duration` (`null` or absent when unset).
@@ -75,6 +85,7 @@ impl Default for SessionSettings {
         SessionSettings {
             lifespan: Duration::from_secs(24 * 3600),
             earliest_possible_extend: None,
+            whoami: WhoamiSettings::default(),
             cookie: SessionCookieSettings {
                 name: "olympus_session".into(),
                 domain: None,
@@ -300,6 +311,7 @@ impl Sessions {
             method: method.into(),
             aal: "aal1".into(),
             completed_at: now,
+            provider: None,
         }];
         let row = store::SessionRow {
             id: service_kit::db::Id::new_v7(),

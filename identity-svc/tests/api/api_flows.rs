@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PASSWORD, browser_app, node};
+use crate::flows::session_hook_app;
 use crate::helpers::{TestApp, expect_error, fresh_database, settings_for};
-use crate::registration::session_hook_app;
 
 async fn start(app: &TestApp, flow: &str) -> Value {
     let res = app

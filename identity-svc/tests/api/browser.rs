@@ -27,23 +27,11 @@ impl Browser {
 
     /// Starts a browser login flow as an SPA would (JSON) and returns the flow.
     pub async fn start_login(&self, app: &TestApp, query: &str) -> Value {
-        let res = self
-            .http
-            .get(format!("{}/self-service/login/browser{query}", app.public))
-            .header("accept", "application/json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        res.json().await.unwrap()
+        self.start_flow(app, "login", query).await
     }
 
     pub async fn fetch_flow(&self, app: &TestApp, id: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}/self-service/login/flows?id={id}", app.public))
-            .send()
-            .await
-            .unwrap()
+        self.fetch_flow_of(app, "login", id).await
     }
 
     /// Submits `flow`'s form: every node's own value, overridden by `typed`, posted to `ui.action`.

@@ -3,28 +3,16 @@
 use serde_json::Value;
 
 use crate::browser::{Browser, PASSWORD, browser_app, form_fields, node};
+use crate::flows::{
+    assert_return_to_refused, assert_sent_to_ui_with_csrf_cookie, csrf_token, get_public,
+};
 use crate::helpers::{DEFAULT_RETURN, LOGIN_UI, expect_error, spawn};
 
 #[tokio::test]
 async fn browsers_are_sent_to_the_login_ui_with_a_csrf_cookie() {
     let app = spawn().await;
-    let res = app
-        .http
-        .get(format!("{}/self-service/login/browser", app.public))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let location = res.headers()["location"].to_str().unwrap();
-    assert!(
-        location.starts_with(&format!("{LOGIN_UI}?flow=")),
-        "{location}"
-    );
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("olympus_csrf="), "{cookie}");
-    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
-        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
-    }
+    let flags = ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"];
+    assert_sent_to_ui_with_csrf_cookie(&app, "login", LOGIN_UI, &flags).await;
 }
 
 /// The form can be filled by reading the flow's nodes alone.
@@ -211,10 +199,7 @@ async fn csrf_violations_are_refused() {
 
     let mut without_token = good.to_vec();
     without_token.push(("csrf_token", ""));
-    let foreign = node(&attacker_flow, "csrf_token")["attributes"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let foreign = csrf_token(&attacker_flow);
     let mut with_foreign = good.to_vec();
     with_foreign.push(("csrf_token", &foreign));
     for typed in [without_token, with_foreign] {
@@ -332,27 +317,15 @@ async fn return_to_outside_the_allow_list_is_refused() {
         "https://app.test@evil.test/",
         "javascript:alert(1)",
     ] {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/self-service/login/browser", app.public),
-            &[("return_to", bad)],
-        )
-        .unwrap();
-        let res = app.http.get(url).send().await.unwrap();
-        let error = expect_error(res, 400).await;
-        assert_eq!(
-            error["id"], "self_service_flow_return_to_forbidden",
-            "{bad}"
-        );
+        assert_return_to_refused(&app, "/self-service/login/browser", bad).await;
     }
-    let res = app
-        .http
-        .get(format!(
-            "{}/self-service/login/browser?return_to=https://app.test/ok",
-            app.public
-        ))
-        .send()
-        .await
-        .unwrap();
+    let res = get_public(
+        &app.http,
+        &app,
+        "/self-service/login/browser?return_to=https://app.test/ok",
+        false,
+    )
+    .await;
     assert_eq!(res.status(), 303);
 }
 
@@ -363,12 +336,7 @@ async fn logging_in_again_replaces_the_session() {
     app.create_person_with_password("ada@example.com").await;
     let browser = Browser::new();
     let first = browser.log_in(&app, "ada@example.com").await;
-    let res = browser
-        .http
-        .get(format!("{}/self-service/login/browser", app.public))
-        .send()
-        .await
-        .unwrap();
+    let res = get_public(&browser.http, &app, "/self-service/login/browser", false).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
         res.headers()["location"],

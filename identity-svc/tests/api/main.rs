@@ -1,12 +1,17 @@
 //! identity-svc integration tests: the real service on port-0 listeners with a fresh database
 //! (SQLite, or PostgreSQL when OLYMPUS_TEST_POSTGRES is set).
 
+mod aal;
 mod api_flows;
+mod authenticator;
 mod browser;
 mod brute_force;
+mod catalogue;
 mod cli;
+mod code_limits;
 mod courier;
 mod errors;
+mod flows;
 mod helpers;
 mod identities;
 mod identities_update;
@@ -14,14 +19,26 @@ mod import;
 mod janitor;
 mod lifecycle;
 mod login;
+mod mfa_lookup;
+mod mfa_support;
+mod mfa_totp;
+mod oidc_linking;
+mod oidc_support;
+mod oidc_upstream;
+mod passkeys;
 mod passwords;
 mod receiver;
 mod recovery;
+mod recovery_admin;
 mod registration;
 mod schemas;
+mod security_headers;
+mod security_input;
+mod security_sessions;
 mod sessions;
 mod sessions_admin;
 mod settings;
 mod smtp_sink;
 mod startup;
 mod verification;
+mod webauthn_mfa;

@@ -31,6 +31,14 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// `DELETE /sessions/{id}`: this browser's user revokes one of their other sessions.
+    async fn revoke_my_session(&self, app: &TestApp, session: &Value) -> reqwest::Response {
+        let path = format!("/sessions/{}", sid(session));
+        self.call(app, reqwest::Method::DELETE, &path).await
+    }
+}
+
 async fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::Response {
     app.http
         .request(method, format!("{}{path}", app.admin))
@@ -272,40 +280,16 @@ async fn users_list_and_revoke_their_other_sessions_only() {
     assert!(mine[0]["identity"].get("metadata_admin").is_none());
 
     // Another user's session is answered like an unknown one, and stays.
-    let res = laptop
-        .call(
-            &app,
-            reqwest::Method::DELETE,
-            &format!("/sessions/{}", sid(&bobs)),
-        )
-        .await;
+    let res = laptop.revoke_my_session(&app, &bobs).await;
     expect_error(res, 404).await;
     assert_eq!(bob.whoami(&app).await.status(), 200);
     // The current session is ended by logout, not here.
-    let res = laptop
-        .call(
-            &app,
-            reqwest::Method::DELETE,
-            &format!("/sessions/{}", sid(&current)),
-        )
-        .await;
+    let res = laptop.revoke_my_session(&app, &current).await;
     expect_error(res, 400).await;
-    let res = laptop
-        .call(
-            &app,
-            reqwest::Method::DELETE,
-            &format!("/sessions/{}", sid(&other)),
-        )
-        .await;
+    let res = laptop.revoke_my_session(&app, &other).await;
     assert_eq!(res.status(), 204);
     assert_eq!(phone.whoami(&app).await.status(), 401);
-    let res = laptop
-        .call(
-            &app,
-            reqwest::Method::DELETE,
-            &format!("/sessions/{}", sid(&other)),
-        )
-        .await;
+    let res = laptop.revoke_my_session(&app, &other).await;
     expect_error(res, 404).await;
 
     let res = laptop

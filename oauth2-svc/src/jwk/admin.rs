@@ -16,12 +16,12 @@ use service_kit::db::AnyConnection;
 use service_kit::http::JsonObject;
 
 use super::BOOTSTRAP_SETS;
-use super::cipher::KeyCipher;
 use super::key::parse_alg_and_use;
 use super::load::new_key_row;
 use super::store::{self, KeyRow, NewKeyRow};
 use crate::error::ApiError;
 use crate::state::AppState;
+use service_kit::cipher::KeyCipher;
 
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -67,7 +67,10 @@ fn key_set(rows: &[KeyRow]) -> Value {
 }
 
 async fn reload(state: &AppState) -> Result<(), ApiError> {
-    let cipher = Arc::new(KeyCipher::new(&state.settings.settings.secrets.system));
+    let cipher = Arc::new(KeyCipher::new(
+        &state.settings.settings.secrets.system,
+        super::CIPHER_SALT,
+    ));
     Ok(state.keys.reload(&state.db, &cipher).await?)
 }
 
@@ -85,7 +88,7 @@ async fn create_json_web_key_set(
     let now = settings.clock.now().naive_utc();
     let ahead = chrono::Duration::from_std(settings.oauth2.keys.publish_ahead)
         .map_err(anyhow::Error::from)?;
-    let cipher = KeyCipher::new(&settings.secrets.system);
+    let cipher = KeyCipher::new(&settings.secrets.system, super::CIPHER_SALT);
     let set_id = set.clone();
     // Generated off the async workers; seq and active_from are fixed in the transaction.
     let row = tokio::task::spawn_blocking(move || new_key_row(&cipher, &set_id, 0, alg, now))

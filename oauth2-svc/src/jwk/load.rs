@@ -8,11 +8,11 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 use service_kit::db::{Db, DbError, Id, Json};
 
-use super::cipher::KeyCipher;
 use super::key::{Alg, USE_SIG};
 use super::store::{self, KeyRow, NewKeyRow};
 use super::{BOOTSTRAP_SETS, Key, KeyRing, KeyState, Placement};
 use crate::config::Settings;
+use service_kit::cipher::KeyCipher;
 
 /// Additional data of a key's ciphertext: a ciphertext moved to another row does not open.
 fn aad(set_id: &str, kid: &str) -> Vec<u8> {
@@ -23,7 +23,7 @@ impl KeyRing {
     /// Loads every key, creating a reserved set's first key when it has none, and starts the
     /// periodic re-read. Fails, naming `secrets.system`, when a stored key cannot be decrypted.
     pub async fn load(db: &Db, settings: &Settings) -> anyhow::Result<KeyRing> {
-        let cipher = Arc::new(KeyCipher::new(&settings.secrets.system));
+        let cipher = Arc::new(KeyCipher::new(&settings.secrets.system, super::CIPHER_SALT));
         for &set_id in BOOTSTRAP_SETS {
             ensure_set(db, &cipher, set_id).await?;
         }

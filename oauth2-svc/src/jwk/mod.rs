@@ -11,7 +11,6 @@
 //! replica is published everywhere before it starts signing (`oauth2.keys.publish_ahead`).
 
 pub mod admin;
-mod cipher;
 mod key;
 mod load;
 mod store;
@@ -29,6 +28,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 pub use key::Alg;
+
+/// HKDF salt of the private-key cipher: separates it from the other uses of `secrets.system`.
+const CIPHER_SALT: &[u8] = b"olympus/oauth2-svc/jwk";
 
 /// Hydra's name for the ID-token key set.
 pub const ID_TOKEN_SET: &str = "hydra.openid.id-token";

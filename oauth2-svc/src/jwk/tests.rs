@@ -223,7 +223,10 @@ async fn a_second_bootstrap_row_for_a_set_is_ignored() {
     migrate::migrate_now(&dsn, &settings, &crate::db::MIGRATIONS).unwrap();
     let db = Db::connect(&dsn, &settings).unwrap();
 
-    let cipher = super::cipher::KeyCipher::new(&SecretList::new([Secret::new("s".repeat(32))]));
+    let cipher = service_kit::cipher::KeyCipher::new(
+        &SecretList::new([Secret::new("s".repeat(32))]),
+        super::CIPHER_SALT,
+    );
     let now = service_kit::db::now();
     let first = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0, Alg::Rs256, now).unwrap();
     let second = super::load::new_key_row(&cipher, ID_TOKEN_SET, 0, Alg::Rs256, now).unwrap();

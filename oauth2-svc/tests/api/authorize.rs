@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::browser::{REDIRECT, browser, flow_app, follow, location, query_param};
+use crate::browser::{REDIRECT, accept_consent, browser, flow_app, follow, location, query_param};
 use crate::helpers::{CONSENT_UI, ERROR_UI, LOGIN_UI};
 
 #[tokio::test]
@@ -84,18 +84,13 @@ async fn authorize_accepting_login_and_consent_yields_a_code() {
     assert_eq!(consent["skip"], false);
     assert!(!consent["login_session_id"].as_str().unwrap().is_empty());
 
-    let accepted: Value = app
-        .admin_put(
-            "consent",
-            "accept",
-            &consent_challenge,
-            json!({"grant_scope": ["openid", "email"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let done = follow(&browser, accepted["redirect_to"].as_str().unwrap()).await;
+    let done = accept_consent(
+        &app,
+        &browser,
+        &consent_challenge,
+        json!({"grant_scope": ["openid", "email"]}),
+    )
+    .await;
     assert!(
         done.starts_with(&format!("{REDIRECT}?code=oly_ac_")),
         "{done}"

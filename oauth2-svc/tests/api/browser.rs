@@ -140,6 +140,48 @@ pub async fn sign_in(
     location(&complete(app, browser, &to_login, subject).await)
 }
 
+/// Accepts `login_challenge` with `body` and follows `browser` to the consent UI; answers the
+/// consent challenge and the consent request it names.
+pub async fn accept_login(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    login_challenge: &str,
+    body: Value,
+) -> (String, Value) {
+    let accepted: Value = app
+        .admin_put("login", "accept", login_challenge, body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let to_consent = follow(browser, accepted["redirect_to"].as_str().unwrap()).await;
+    let consent = query_param(&to_consent, "consent_challenge").expect("sent to the consent UI");
+    let request: Value = app
+        .admin_get("consent", &consent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    (consent, request)
+}
+
+/// Accepts the consent challenge with `body` and follows `browser` on; answers where it ends
+/// (the client's redirect_uri).
+pub async fn accept_consent(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    consent_challenge: &str,
+    body: Value,
+) -> String {
+    let accepted: Value = app
+        .admin_put("consent", "accept", consent_challenge, body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    follow(browser, accepted["redirect_to"].as_str().unwrap()).await
+}
+
 /// Plays the UI from `to_login` (the login UI's URL with the challenge) on, like `sign_in`, and
 /// returns the last response: oauth2-svc's answer to the consent verifier.
 pub async fn complete(
@@ -149,26 +191,8 @@ pub async fn complete(
     subject: &str,
 ) -> reqwest::Response {
     let login_challenge = query_param(to_login, "login_challenge").expect("sent to the login UI");
-    let accepted: Value = app
-        .admin_put(
-            "login",
-            "accept",
-            &login_challenge,
-            json!({"subject": subject, "remember": true}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let to_consent = follow(browser, accepted["redirect_to"].as_str().unwrap()).await;
-    let consent_challenge =
-        query_param(&to_consent, "consent_challenge").expect("sent to the consent UI");
-    let request: Value = app
-        .admin_get("consent", &consent_challenge)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"subject": subject, "remember": true});
+    let (consent_challenge, request) = accept_login(app, browser, &login_challenge, body).await;
     let accepted: Value = app
         .admin_put(
             "consent",

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::browser::{REDIRECT, browser, flow_app, follow, location, query_param};
+use crate::browser::{
+    REDIRECT, accept_consent, accept_login, browser, flow_app, follow, location, query_param,
+};
 use crate::handoff::{sign_in_remembering, tokens, verify_with_jwks};
 use crate::helpers::TestApp;
 use crate::token::userinfo;
@@ -72,33 +74,10 @@ async fn lc_06_a_remembered_login_is_not_accepted_for_another_subject() {
     assert_eq!(fresh["skip"], false);
     assert_eq!(fresh["subject"], "");
     // Answered for the remembered subject, the flow ends in tokens for user-1 only.
-    let accepted: Value = app
-        .admin_put("login", "accept", &challenge, json!({"subject": "user-1"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let to_consent = follow(&b, accepted["redirect_to"].as_str().unwrap()).await;
-    let consent = query_param(&to_consent, "consent_challenge").unwrap();
-    let request: Value = app
-        .admin_get("consent", &consent)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"subject": "user-1"});
+    let (consent, request) = accept_login(&app, &b, &challenge, body).await;
     assert_eq!(request["subject"], "user-1");
-    let done: Value = app
-        .admin_put(
-            "consent",
-            "accept",
-            &consent,
-            json!({"grant_scope": ["openid"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let done = follow(&b, done["redirect_to"].as_str().unwrap()).await;
+    let done = accept_consent(&app, &b, &consent, json!({"grant_scope": ["openid"]})).await;
     let id_token = tokens(&app, &client_id, &secret, &done).await["id_token"]
         .as_str()
         .unwrap()
@@ -139,13 +118,7 @@ async fn lc_09_consent_grants_no_more_than_requested_and_no_registered_claims() 
         "id_token": {"sub": "user-2", "iss": "https://evil.test", "aud": ["other"], "azp": "other",
             "email": "ceo@example.com"},
         "access_token": {"sub": "user-2", "client_id": "other"}}});
-    let accepted: Value = app
-        .admin_put("consent", "accept", &consent, body)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let done = follow(&b, accepted["redirect_to"].as_str().unwrap()).await;
+    let done = accept_consent(&app, &b, &consent, body).await;
     let issued = tokens(&app, &client_id, &secret, &done).await;
     assert_eq!(issued["scope"], "openid", "the narrower grant");
     let claims = verify_with_jwks(&app, issued["id_token"].as_str().unwrap()).await;

@@ -10,7 +10,7 @@ use josekit::jws::RS256;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::browser::{REDIRECT, follow, query_param};
+use crate::browser::{REDIRECT, accept_login, follow, query_param};
 use crate::helpers::TestApp;
 use crate::token::{Auth, redeem};
 
@@ -25,25 +25,8 @@ pub async fn sign_in_remembering(
 ) -> String {
     let to_login = follow(browser, authorize).await;
     let challenge = query_param(&to_login, "login_challenge").expect("sent to the login UI");
-    let accepted: Value = app
-        .admin_put(
-            "login",
-            "accept",
-            &challenge,
-            json!({"subject": subject, "remember": true}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let to_consent = follow(browser, accepted["redirect_to"].as_str().unwrap()).await;
-    let challenge = query_param(&to_consent, "consent_challenge").expect("sent to the consent UI");
-    let request: Value = app
-        .admin_get("consent", &challenge)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login = json!({"subject": subject, "remember": true});
+    let (challenge, request) = accept_login(app, browser, &challenge, login).await;
     let body = json!({"grant_scope": request["requested_scope"], "remember": remember_consent,
         "session": {"id_token": {"email": "ada@example.com"}}});
     let accepted: Value = app

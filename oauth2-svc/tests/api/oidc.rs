@@ -6,7 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::browser::{REDIRECT, browser, flow_app, follow, query_param};
+use crate::browser::{
+    REDIRECT, accept_consent, accept_login, browser, flow_app, follow, query_param,
+};
 use crate::handoff::{client_with, verify_with_jwks};
 use crate::helpers::{TestApp, fresh_database, obtain_code, spawn_on};
 use crate::token::{Auth, redeem, userinfo};
@@ -106,18 +108,7 @@ async fn id_02_each_id_token_carries_its_own_requests_nonce() {
     let mut codes = Vec::new();
     for verifier in verifiers {
         let consent = query_param(&follow(&b, &verifier).await, "consent_challenge").unwrap();
-        let accepted: Value = app
-            .admin_put(
-                "consent",
-                "accept",
-                &consent,
-                json!({"grant_scope": ["openid"]}),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        let done = follow(&b, accepted["redirect_to"].as_str().unwrap()).await;
+        let done = accept_consent(&app, &b, &consent, json!({"grant_scope": ["openid"]})).await;
         codes.push(query_param(&done, "code").unwrap());
     }
     // Answered in reverse order: the second code belongs to the first request.
@@ -142,29 +133,10 @@ async fn id_03_the_id_token_audience_is_only_the_client() {
     let b = browser();
     let url = app.authorize_url(&id, &[("audience", Some(api))]);
     let login = query_param(&follow(&b, &url).await, "login_challenge").unwrap();
-    let accepted: Value = app
-        .admin_put("login", "accept", &login, json!({"subject": "user-1"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let consent = follow(&b, accepted["redirect_to"].as_str().unwrap()).await;
-    let consent = query_param(&consent, "consent_challenge").unwrap();
-    let request: Value = app
-        .admin_get("consent", &consent)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (consent, request) = accept_login(&app, &b, &login, json!({"subject": "user-1"})).await;
     assert_eq!(request["requested_access_token_audience"], json!([api]));
     let body = json!({"grant_scope": ["openid"], "grant_access_token_audience": [api]});
-    let accepted: Value = app
-        .admin_put("consent", "accept", &consent, body)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let done = follow(&b, accepted["redirect_to"].as_str().unwrap()).await;
+    let done = accept_consent(&app, &b, &consent, body).await;
     let code = query_param(&done, "code").unwrap();
     let res = redeem(&app, &Auth::Basic(&id, &secret), &code, REDIRECT).await;
     let issued: Value = res.json().await.unwrap();

@@ -19,6 +19,23 @@ async fn login_request(app: &TestApp, browser: &reqwest::Client, url: &str) -> V
         .unwrap()
 }
 
+/// Signs `subject` in through a fresh authorization of `client_id` in `browser`, remembering
+/// the login and the consent; answers where the browser ends.
+async fn remembered(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client_id: &str,
+    subject: &str,
+) -> String {
+    let url = app.authorize_url(client_id, &[]);
+    sign_in_remembering(app, browser, &url, subject, true).await
+}
+
+/// The browser ended at the client with the OAuth2 error `error`.
+fn assert_error(done: &str, error: &str) {
+    assert_eq!(query_param(done, "error").as_deref(), Some(error), "{done}");
+}
+
 /// AZ-14 (a): prompt=none in a fresh browser is login_required at the client, with state.
 #[tokio::test]
 async fn az_14_prompt_none_without_a_session_is_login_required() {
@@ -27,10 +44,7 @@ async fn az_14_prompt_none_without_a_session_is_login_required() {
     let url = app.authorize_url(&client_id, &[("prompt", Some("none"))]);
     let done = follow(&browser(), &url).await;
     assert!(done.starts_with(REDIRECT), "{done}");
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_error(&done, "login_required");
     assert_eq!(query_param(&done, "state").as_deref(), Some("state-123"));
     assert!(query_param(&done, "code").is_none());
 }
@@ -54,19 +68,9 @@ async fn az_14_prompt_none_completes_silently_only_with_remembered_consent() {
     assert!(query_param(&done, "code").is_some());
     let silent = app.authorize_url(&client_id, &[("prompt", Some("none"))]);
     let done = follow(&b, &silent).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("consent_required")
-    );
+    assert_error(&done, "consent_required");
 
-    sign_in_remembering(
-        &app,
-        &b,
-        &app.authorize_url(&client_id, &[]),
-        "user-1",
-        true,
-    )
-    .await;
+    remembered(&app, &b, &client_id, "user-1").await;
     let done = follow(&b, &silent).await;
     assert!(done.starts_with(REDIRECT), "no UI on the way: {done}");
     assert_eq!(query_param(&done, "state").as_deref(), Some("state-123"));
@@ -81,10 +85,7 @@ async fn az_14_prompt_none_completes_silently_only_with_remembered_consent() {
         ],
     );
     let done = follow(&b, &wider).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("consent_required")
-    );
+    assert_error(&done, "consent_required");
 }
 
 /// AZ-14 (c), (d): prompt=login, select_account and max_age force a new login; a recent
@@ -94,14 +95,7 @@ async fn az_14_prompt_login_and_max_age_force_a_new_login() {
     let app = flow_app().await;
     let (client_id, _) = app.confidential_client().await;
     let b = browser();
-    sign_in_remembering(
-        &app,
-        &b,
-        &app.authorize_url(&client_id, &[]),
-        "user-1",
-        true,
-    )
-    .await;
+    remembered(&app, &b, &client_id, "user-1").await;
     let skip = |r: &Value| r["skip"].as_bool().unwrap();
     assert!(skip(
         &login_request(&app, &b, &app.authorize_url(&client_id, &[])).await
@@ -123,10 +117,7 @@ async fn az_14_prompt_login_and_max_age_force_a_new_login() {
         &[("max_age", Some("3600")), ("prompt", Some("none"))],
     );
     let done = follow(&b, &silent).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_error(&done, "login_required");
 }
 
 /// AZ-14 (c), (d): `max_age=1` two seconds after a login, and `prompt=login`, show the login UI
@@ -201,26 +192,12 @@ async fn az_14_id_token_hint_must_match_the_remembered_login() {
     let app = flow_app().await;
     let (client_id, secret) = app.confidential_client().await;
     let (b1, b2) = (browser(), browser());
-    let done = sign_in_remembering(
-        &app,
-        &b1,
-        &app.authorize_url(&client_id, &[]),
-        "user-1",
-        true,
-    )
-    .await;
+    let done = remembered(&app, &b1, &client_id, "user-1").await;
     let hint = tokens(&app, &client_id, &secret, &done).await["id_token"]
         .as_str()
         .unwrap()
         .to_string();
-    sign_in_remembering(
-        &app,
-        &b2,
-        &app.authorize_url(&client_id, &[]),
-        "user-2",
-        true,
-    )
-    .await;
+    remembered(&app, &b2, &client_id, "user-2").await;
     app.clock.advance(std::time::Duration::from_secs(7200)); // the hint is expired now
     let with_hint = app.authorize_url(&client_id, &[("id_token_hint", Some(&hint))]);
     let request = login_request(&app, &b1, &with_hint).await;
@@ -230,38 +207,26 @@ async fn az_14_id_token_hint_must_match_the_remembered_login() {
         "user-1"
     );
     let done = follow(&b2, &with_hint).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_error(&done, "login_required");
     let silent = app.authorize_url(
         &client_id,
         &[("id_token_hint", Some(&hint)), ("prompt", Some("none"))],
     );
     let done = follow(&b2, &silent).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_error(&done, "login_required");
     assert!(query_param(&done, "code").is_none());
     let mut parts: Vec<String> = hint.split('.').map(str::to_string).collect();
     parts[2] = parts[2].chars().rev().collect();
     let tampered = app.authorize_url(&client_id, &[("id_token_hint", Some(&parts.join(".")))]);
     let done = follow(&b1, &tampered).await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("invalid_request")
-    );
+    assert_error(&done, "invalid_request");
     let none_alg = format!("eyJhbGciOiJub25lIn0.{}.", parts[1]);
     let done = follow(
         &b1,
         &app.authorize_url(&client_id, &[("id_token_hint", Some(&none_alg))]),
     )
     .await;
-    assert_eq!(
-        query_param(&done, "error").as_deref(),
-        Some("invalid_request")
-    );
+    assert_error(&done, "invalid_request");
 }
 
 /// AZ-15: fragment puts code, state and iss in the fragment; form_post answers an HTML page

@@ -8,7 +8,7 @@ mod ops;
 
 pub use edge::{EdgeError, ErrorRenderer, JsonObject, extractor_configs, read_body};
 pub use metrics::Metrics;
-pub use observe::{EdgeContext, REQUEST_ID_HEADER, RequestId, observe};
+pub use observe::{EdgeContext, REQUEST_ID_HEADER, RequestId, ResponseHeaders, observe};
 
 /// The middleware's per-listener context.
 pub fn observe_context(

@@ -42,6 +42,12 @@ impl FromRequest for RequestId {
     }
 }
 
+/// Headers a service wants on every response of a listener, registered by its routes as
+/// `web::Data<ResponseHeaders>` (opt-in: a listener without it gets none). A header the handler
+/// set itself is kept.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseHeaders(pub Vec<(HeaderName, HeaderValue)>);
+
 /// Per-listener facts the middleware needs.
 #[derive(Clone)]
 pub struct EdgeContext {
@@ -123,6 +129,17 @@ pub async fn observe(
             "request finished"
         )
     });
+    if let Some(extra) = res
+        .request()
+        .app_data::<web::Data<ResponseHeaders>>()
+        .cloned()
+    {
+        for (name, value) in &extra.0 {
+            if !res.headers().contains_key(name) {
+                res.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+    }
     stamp(res.headers_mut(), &request_id);
     Ok(res)
 }

@@ -7,11 +7,15 @@
 
 use std::collections::BTreeMap;
 
+mod backchannel;
 mod rp;
+mod tokens;
 
+pub use backchannel::receiver;
 pub use rp::{
     PASSWORD, REDIRECT, Rp, Signed, dev_domain, setup, setup_with, signed_in, signed_in_with,
 };
+pub use tokens::{jwt_claims, token_error, unix_now};
 
 /// A form as the page shows it.
 #[derive(Debug, Clone)]

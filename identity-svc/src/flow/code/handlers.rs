@@ -10,9 +10,11 @@ use url::Url;
 
 use super::steps::{Step, redeem, reject, restart_expired, send_code};
 use super::store::{self, CodeFlowRow};
-use super::{CodeFlowConfig, Kind, Messages, STATE_SENT, text};
+use super::{CodeFlowConfig, Kind, STATE_SENT, text};
 use crate::error::{ApiError, FlowExpired};
 use crate::flow::http::{no_store, refuse_browsers, see_other, with_cookies};
+use crate::flow::lifecycle::{self, FlowQuery};
+use crate::flow::messages::FlowMessages;
 use crate::flow::submit::Submission;
 use crate::flow::wants_json;
 use crate::session;
@@ -42,12 +44,6 @@ pub fn public_routes(cfg: &mut web::ServiceConfig, kind: Kind) {
 #[derive(Deserialize)]
 struct InitQuery {
     return_to: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct FlowQuery {
-    id: Option<String>,
-    flow: Option<String>,
 }
 
 pub fn config(state: &AppState, kind: Kind) -> &CodeFlowConfig {
@@ -104,7 +100,7 @@ async fn create_browser_flow(
         return Ok(redirect);
     }
     let (token, cookie) = state.csrf.token_for(&req);
-    let request_url = request_url(&state, &req)?;
+    let request_url = lifecycle::request_url(&state, &req)?;
     let hash = Some(state.csrf.flow_hash(&token));
     let row = insert_flow(
         &state,
@@ -113,7 +109,7 @@ async fn create_browser_flow(
         request_url,
         return_to,
         hash,
-        Messages::default(),
+        FlowMessages::default(),
     )
     .await?;
     if wants_json(&req) {
@@ -145,7 +141,7 @@ async fn create_native_flow(
     if kind == Kind::Recovery && session::current(&state, &req).await?.is_some() {
         return Err(ApiError::SessionAlreadyAvailable);
     }
-    let request_url = request_url(&state, &req)?;
+    let request_url = lifecycle::request_url(&state, &req)?;
     let row = insert_flow(
         &state,
         kind,
@@ -153,7 +149,7 @@ async fn create_native_flow(
         request_url,
         return_to,
         None,
-        Messages::default(),
+        FlowMessages::default(),
     )
     .await?;
     let flow = super::to_wire(kind, &row, &state.settings.public_url, None);
@@ -168,28 +164,27 @@ async fn get_flow(
     req: HttpRequest,
     query: web::Query<FlowQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, kind, query.id.as_deref().or(query.flow.as_deref())).await?;
-    let mut masked = None;
-    if row.flow_type == "browser" {
-        let token = state.csrf.cookie_token(&req).filter(|t| {
-            row.csrf_token_hash
-                .as_deref()
-                .is_some_and(|stored| state.csrf.matches_flow(t, stored))
-        });
-        let Some(token) = token else {
-            return Err(ApiError::CsrfViolation(
-                "The flow was started in another browser, or its anti-CSRF cookie is missing."
-                    .into(),
-            ));
-        };
-        masked = Some(state.csrf.mask(&token));
-    }
+    let row = load(&state, kind, query.shown()).await?;
+    let browser = row.flow_type == "browser";
+    // A browser flow an administrator made (`POST /admin/recovery/code`) is claimed here.
+    let (row, claimed) = match kind {
+        Kind::Recovery => crate::flow::recovery::admin::claim(&state, &req, row).await?,
+        Kind::Verification => (row, None),
+    };
+    let (token, cookie) = match claimed {
+        Some((token, cookie)) => (Some(token), cookie),
+        None => (
+            lifecycle::cookie_bound_token(&state, &req, browser, row.csrf_token_hash.as_deref())?,
+            None,
+        ),
+    };
+    let masked = token.map(|t| state.csrf.mask(&t));
     let now = state.settings.settings.clock.now();
     if row.expires_at.and_utc() <= now {
         return Err(expired(&state, kind, &row, now, None));
     }
     let flow = super::to_wire(kind, &row, &state.settings.public_url, masked);
-    Ok(no_store(HttpResponse::Ok()).json(flow))
+    Ok(with_cookies(no_store(HttpResponse::Ok()), [cookie]).json(flow))
 }
 
 #[tracing::instrument(skip_all, fields(flow = kind.name()))]
@@ -200,11 +195,8 @@ async fn update_flow(
     query: web::Query<FlowQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = &state.settings.settings.serve.request_limits;
-    let body =
-        service_kit::http::read_body(payload, limits.form_body_bytes.max(limits.json_body_bytes))
-            .await?;
-    let row = load(&state, kind, query.flow.as_deref().or(query.id.as_deref())).await?;
+    let body = lifecycle::read_body(&state, payload).await?;
+    let row = load(&state, kind, query.submitted()).await?;
     let submission = Submission::parse(&req, &body)?;
     let browser = row.flow_type == "browser";
     let csrf = if browser {
@@ -233,15 +225,19 @@ async fn update_flow(
     }
     let method = submission.get("method").unwrap_or("code");
     if method != "code" {
-        return reject(step, Messages::form(text::unsupported_method(kind, method))).await;
+        return reject(
+            step,
+            FlowMessages::form(text::unsupported_method(kind, method)),
+        )
+        .await;
     }
     match (submission.non_empty("code"), submission.non_empty("email")) {
         (Some(code), _) => redeem(step, code).await,
         (None, Some(email)) => send_code(step, email).await,
         (None, None) if step.row.state == STATE_SENT => {
-            reject(step, Messages::field("code", text::missing("code"))).await
+            reject(step, FlowMessages::field("code", text::missing("code"))).await
         }
-        (None, None) => reject(step, Messages::field("email", text::missing("email"))).await,
+        (None, None) => reject(step, FlowMessages::field("email", text::missing("email"))).await,
     }
 }
 
@@ -277,15 +273,6 @@ pub(super) fn expired(
     }))
 }
 
-fn request_url(state: &AppState, req: &HttpRequest) -> Result<String, ApiError> {
-    let url = state
-        .settings
-        .public_url
-        .join(&req.uri().to_string())
-        .map_err(anyhow::Error::from)?;
-    Ok(url.into())
-}
-
 pub(super) async fn insert_flow(
     state: &AppState,
     kind: Kind,
@@ -293,7 +280,7 @@ pub(super) async fn insert_flow(
     request_url: String,
     return_to: Option<Url>,
     csrf_token_hash: Option<String>,
-    messages: Messages,
+    messages: FlowMessages,
 ) -> Result<CodeFlowRow, ApiError> {
     let now = state.settings.settings.clock.now();
     let lifespan = config(state, kind).lifespan;

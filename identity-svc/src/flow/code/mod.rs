@@ -8,12 +8,12 @@
 //! "invalid" mail when `notify_unknown_recipients` is on).
 
 pub mod handlers;
+pub mod limits;
 mod settings;
 pub mod steps;
 pub mod store;
 pub mod text;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,14 +21,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use service_kit::db::{Id, Json};
+use service_kit::db::Id;
 use service_kit::settings::SecretList;
 use sha2::Sha256;
 use shared_types::code_flow::CodeFlow;
-use shared_types::flow::{UiContainer, UiNode, UiNodeAttributes, UiNodeMeta, UiText};
+use shared_types::flow::{UiNode, UiNodeAttributes, UiNodeMeta, UiText};
 use url::Url;
 
+use super::messages::FlowMessages;
 use crate::courier::TemplateType;
 pub use settings::{CodeFlowConfig, CodeFlowSettings};
 pub use store::CodeFlowRow;
@@ -73,46 +73,13 @@ impl Kind {
     }
 }
 
-/// Messages of the last submission (for the whole form and per field), as the flow stores them.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Messages {
-    #[serde(default)]
-    pub form: Vec<UiText>,
-    #[serde(default)]
-    pub fields: BTreeMap<String, Vec<UiText>>,
-}
-
-impl Messages {
-    pub fn form(message: UiText) -> Self {
-        Messages {
-            form: vec![message],
-            fields: BTreeMap::new(),
-        }
-    }
-
-    pub fn field(name: &str, message: UiText) -> Self {
-        Messages {
-            form: Vec::new(),
-            fields: BTreeMap::from([(name.to_string(), vec![message])]),
-        }
-    }
-
-    pub fn to_json(&self) -> Json {
-        Json(serde_json::to_value(self).unwrap_or_default())
-    }
-
-    fn from_json(json: &Json) -> Self {
-        serde_json::from_value(json.0.clone()).unwrap_or_default()
-    }
-}
-
 /// A new flow in `choose_method`; browser flows are bound to `csrf_token_hash`.
 pub fn new_flow(
     browser: bool,
     request_url: String,
     return_to: Option<Url>,
     csrf_token_hash: Option<String>,
-    messages: Messages,
+    messages: FlowMessages,
     now: DateTime<Utc>,
     lifespan: Duration,
 ) -> CodeFlowRow {
@@ -224,6 +191,7 @@ fn input(name: &str, kind: &str, value: Option<String>, label: Option<UiText>) -
             },
             disabled: false,
             node_type: "input".into(),
+            ..Default::default()
         },
         messages: Vec::new(),
         meta: UiNodeMeta { label },
@@ -238,7 +206,7 @@ pub fn to_wire(
     public: &Url,
     masked_csrf: Option<String>,
 ) -> CodeFlow {
-    let messages = Messages::from_json(&row.ui_messages);
+    let messages = FlowMessages::from_json(&row.ui_messages);
     let mut nodes = Vec::new();
     if let Some(token) = masked_csrf {
         nodes.push(input("csrf_token", "hidden", Some(token), None));
@@ -275,17 +243,7 @@ pub fn to_wire(
             ));
         }
     }
-    for node in &mut nodes {
-        if let Some(name) = &node.attributes.name {
-            node.messages = messages.fields.get(name).cloned().unwrap_or_default();
-        }
-    }
-    let mut action = public
-        .join(&format!("self-service/{}", kind.name()))
-        .expect("a fixed relative path joins");
-    action
-        .query_pairs_mut()
-        .append_pair("flow", &row.id.0.to_string());
+    let ui = messages.into_ui(public, kind.name(), row.id, nodes);
     CodeFlow {
         id: row.id.0,
         flow_type: row.flow_type.clone(),
@@ -295,12 +253,7 @@ pub fn to_wire(
         return_to: row.return_to.clone(),
         active: row.active.clone(),
         state: row.state.clone(),
-        ui: UiContainer {
-            action: action.into(),
-            method: "POST".into(),
-            nodes,
-            messages: messages.form,
-        },
+        ui,
         continue_with: Vec::new(),
     }
 }

@@ -22,6 +22,8 @@ pub struct CodeFlowSettings {
     pub method: String,
     /// Mail addresses that belong to no account, saying so.
     pub notify_unknown_recipients: bool,
+    /// How many codes may be sent per address and per flow in a window.
+    pub send_limits: super::limits::CodeSendLimits,
 }
 
 impl Default for CodeFlowSettings {
@@ -32,6 +34,7 @@ impl Default for CodeFlowSettings {
             lifespan: Duration::from_secs(3600),
             method: "code".into(),
             notify_unknown_recipients: false,
+            send_limits: Default::default(),
         }
     }
 }
@@ -44,6 +47,7 @@ pub struct CodeFlowConfig {
     pub ui_url: Option<Url>,
     pub lifespan: Duration,
     pub notify_unknown_recipients: bool,
+    pub send_limits: super::limits::CodeSendLimits,
 }
 
 impl CodeFlowSettings {
@@ -61,6 +65,7 @@ impl CodeFlowSettings {
                 "must be at least 1m",
             ));
         }
+        self.send_limits.validate(kind)?;
         let ui_url = match (&self.ui_url, self.enabled) {
             (Some(raw), _) => {
                 Some(ui_url(raw).map_err(|e| SettingsError::invalid(key("ui_url"), e))?)
@@ -78,6 +83,7 @@ impl CodeFlowSettings {
             ui_url,
             lifespan: self.lifespan,
             notify_unknown_recipients: self.notify_unknown_recipients,
+            send_limits: self.send_limits.clone(),
         })
     }
 }

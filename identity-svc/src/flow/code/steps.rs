@@ -7,11 +7,12 @@ use url::Url;
 
 use super::handlers::{config, expired, insert_flow, load_id, ui_url};
 use super::store::{self, IssuedCode};
-use super::{CodeFlowRow, CodeHasher, Kind, Messages, STATE_PASSED, STATE_SENT, text};
+use super::{CodeFlowRow, CodeHasher, Kind, STATE_PASSED, STATE_SENT, text};
 use crate::courier::Vars;
 use crate::csrf::CsrfToken;
 use crate::error::ApiError;
 use crate::flow::http::{no_store, see_other};
+use crate::flow::messages::FlowMessages;
 use crate::flow::{recovery, verification};
 use crate::state::AppState;
 
@@ -32,11 +33,24 @@ pub struct Step<'a> {
 pub(super) async fn send_code(step: Step<'_>, email: &str) -> Result<HttpResponse, ApiError> {
     let (state, kind) = (step.state, step.kind);
     if step.row.state == STATE_PASSED {
-        return reject(step, Messages::form(text::code_invalid(kind))).await;
+        return reject(step, FlowMessages::form(text::code_invalid(kind))).await;
     }
     let email = email.trim().to_string();
     if !super::plausible_email(&email) {
-        return reject(step, Messages::field("email", text::invalid_email(&email))).await;
+        return reject(
+            step,
+            FlowMessages::field("email", text::invalid_email(&email)),
+        )
+        .await;
+    }
+    let now = state.settings.settings.clock.now();
+    if let Some(minutes) = super::limits::count_send(state, kind, step.row.id, &email, now).await? {
+        tracing::warn!(flow_id = %step.row.id.0, "code flow: send limit reached; no code sent");
+        return reject(
+            step,
+            FlowMessages::form(super::limits::too_many_codes(minutes)),
+        )
+        .await;
     }
     let candidates = crate::identity::identifier_candidates(&email);
     let found = state
@@ -53,7 +67,6 @@ pub(super) async fn send_code(step: Step<'_>, email: &str) -> Result<HttpRespons
     let hasher = CodeHasher::new(&state.settings.settings.secrets.cookie);
     let code_hash = hasher.hash(kind, step.row.id, &code);
     let config = config(state, kind);
-    let now = state.settings.settings.clock.now();
     let minutes_left = (step.row.expires_at.and_utc() - now).num_minutes().max(1);
     // Mail goes to the address as stored; an unknown one gets what was typed.
     let (address_id, recipient) = match found {
@@ -82,7 +95,7 @@ pub(super) async fn send_code(step: Step<'_>, email: &str) -> Result<HttpRespons
         }
         None => None,
     };
-    let messages = Messages::form(text::code_sent(kind));
+    let messages = FlowMessages::form(text::code_sent(kind));
     let issued = IssuedCode {
         address: email,
         address_id,
@@ -123,7 +136,7 @@ pub(super) async fn redeem(step: Step<'_>, code: &str) -> Result<HttpResponse, A
     if !reserved {
         let used_up = step.row.state == STATE_SENT && step.row.code_hash.is_some();
         if used_up {
-            let messages = Messages::form(text::too_many_attempts());
+            let messages = FlowMessages::form(text::too_many_attempts());
             let stored = messages.to_json();
             state
                 .db
@@ -135,7 +148,7 @@ pub(super) async fn redeem(step: Step<'_>, code: &str) -> Result<HttpResponse, A
             let row = load_id(state, kind, id).await?;
             return respond(Step { row, ..step }, HttpResponse::BadRequest());
         }
-        return reject(step, Messages::form(text::code_invalid(kind))).await;
+        return reject(step, FlowMessages::form(text::code_invalid(kind))).await;
     }
     let hasher = CodeHasher::new(&state.settings.settings.secrets.cookie);
     let right = hasher.matches(kind, id, code, step.row.code_hash.as_deref());
@@ -144,7 +157,7 @@ pub(super) async fn redeem(step: Step<'_>, code: &str) -> Result<HttpResponse, A
             Kind::Verification => verification::complete(step, address_id, code_hash).await,
             Kind::Recovery => recovery::complete(step, address_id, code_hash).await,
         },
-        _ => reject(step, Messages::form(text::code_invalid(kind))).await,
+        _ => reject(step, FlowMessages::form(text::code_invalid(kind))).await,
     }
 }
 
@@ -168,7 +181,7 @@ pub fn respond(
 
 /// Keeps the flow with `messages` for the next render: 400 with the flow (JSON) or back to the
 /// form (browsers).
-pub async fn reject(mut step: Step<'_>, messages: Messages) -> Result<HttpResponse, ApiError> {
+pub async fn reject(mut step: Step<'_>, messages: FlowMessages) -> Result<HttpResponse, ApiError> {
     let (kind, id) = (step.kind, step.row.id);
     let now = step.state.settings.settings.clock.now().naive_utc();
     let stored = messages.to_json();
@@ -190,7 +203,7 @@ pub(super) async fn restart_expired(
     let minutes = (now - row.expires_at.and_utc()).num_seconds() as f64 / 60.0;
     let return_to = row.return_to.as_deref().and_then(|r| Url::parse(r).ok());
     let hash = step.csrf.as_ref().map(|t| state.csrf.flow_hash(t));
-    let messages = Messages::form(text::flow_expired(kind, minutes));
+    let messages = FlowMessages::form(text::flow_expired(kind, minutes));
     let browser = row.flow_type == "browser";
     let replacement = insert_flow(
         state,

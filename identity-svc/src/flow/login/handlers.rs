@@ -2,17 +2,18 @@
 //! Browser flows carry the CSRF binding and end with a session cookie; API (native) flows have
 //! neither and end with a session token in the body.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use service_kit::settings::Secret;
 use shared_types::flow::SuccessfulLogin;
 
 use super::store::{self, LoginFlowRow};
-use super::{FlowMessages, NewFlow, closed_since, new_flow, to_wire};
-use crate::error::{ApiError, FlowExpired};
+use crate::error::ApiError;
+use crate::flow::http::{no_store, refuse_browsers, see_other, with_cookies};
+use crate::flow::lifecycle::{self, FlowQuery, NewFlow};
+use crate::flow::messages::FlowMessages;
 use crate::flow::submit::Submission;
-use crate::flow::{text, wants_json};
+use crate::flow::text;
 use crate::session;
 use crate::state::AppState;
 
@@ -36,52 +37,42 @@ struct InitQuery {
     aal: Option<String>,
 }
 
+impl InitQuery {
+    /// `refresh` defaults to false (`aal` is read by `mfa::login::requested`).
+    fn refresh(&self) -> Result<bool, ApiError> {
+        Ok(self.refresh.unwrap_or(false))
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn create_browser_login_flow(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<InitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let flows = &state.settings.flows;
-    let return_to = flows.return_to.check(query.return_to.as_deref())?;
-    if query.aal.as_deref().is_some_and(|aal| aal != "aal1") {
-        return Err(ApiError::BadRequest(
-            "only aal1 (a first factor) can be requested so far".into(),
-        ));
-    }
-    let refresh = query.refresh.unwrap_or(false);
-    if !refresh && session::current(&state, &req).await?.is_some() {
-        if wants_json(&req) {
-            return Err(ApiError::SessionAlreadyAvailable);
-        }
-        let target = return_to.unwrap_or_else(|| flows.return_to.default.clone());
-        return Ok(see_other(target.as_str()).finish());
+    let return_to = state
+        .settings
+        .flows
+        .return_to
+        .check(query.return_to.as_deref())?;
+    let refresh = query.refresh()?;
+    // A step-up (`aal=aal2`) needs the session that a first-factor flow refuses.
+    let aal2 = crate::mfa::login::requested(&state, &req, query.aal.as_deref(), refresh).await?;
+    if aal2.is_none() && !refresh && session::current(&state, &req).await?.is_some() {
+        return lifecycle::already_signed_in(&state, &req, return_to);
     }
     let (token, cookie) = state.csrf.token_for(&req);
-    let request_url = state
-        .settings
-        .public_url
-        .join(&req.uri().to_string())
-        .map_err(anyhow::Error::from)?;
-    let new = NewFlow {
-        request_url: request_url.into(),
-        return_to,
-        refresh,
-        csrf_token_hash: Some(state.csrf.flow_hash(&token)),
-        messages: FlowMessages::default(),
-    };
-    let row = insert_flow(&state, new).await?;
-    if wants_json(&req) {
-        let flow = to_wire(
-            &row,
-            &state.settings.public_url,
-            Some(state.csrf.mask(&token)),
-        );
-        let mut ok = HttpResponse::Ok();
-        ok.insert_header((header::CACHE_CONTROL, "no-store"));
-        return Ok(with_cookie(ok, cookie).json(flow));
+    let hash = Some(state.csrf.flow_hash(&token));
+    let new = NewFlow::from_request(&state, &req, return_to, hash)?;
+    let mut row: LoginFlowRow = lifecycle::create(&state, new, refresh).await?;
+    if let Some(aal2) = aal2 {
+        crate::mfa::login::mark(&state, &mut row, aal2).await?;
     }
-    Ok(with_cookie(see_other(ui_url(&state, &row).as_str()), cookie).finish())
+    crate::webauthn::login::prepare(&state, &mut row).await?;
+    lifecycle::created(&state, &req, &row, cookie, || {
+        let masked = Some(state.csrf.mask(&token));
+        Ok(crate::flow::oidc::login_wire(&state, &row, masked))
+    })
 }
 
 /// An API flow for a native app: no cookies, no CSRF; the app posts JSON and gets a session
@@ -92,43 +83,25 @@ async fn create_native_login_flow(
     req: HttpRequest,
     query: web::Query<InitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::flow::http::refuse_browsers(&req)?;
+    refuse_browsers(&req)?;
     let return_to = state
         .settings
         .flows
         .return_to
         .check(query.return_to.as_deref())?;
-    if query.aal.as_deref().is_some_and(|aal| aal != "aal1") {
-        return Err(ApiError::BadRequest(
-            "only aal1 (a first factor) can be requested so far".into(),
-        ));
-    }
-    let refresh = query.refresh.unwrap_or(false);
-    if !refresh && session::current(&state, &req).await?.is_some() {
+    let refresh = query.refresh()?;
+    // A step-up (`aal=aal2`) needs the session that a first-factor flow refuses.
+    let aal2 = crate::mfa::login::requested(&state, &req, query.aal.as_deref(), refresh).await?;
+    if aal2.is_none() && !refresh && session::current(&state, &req).await?.is_some() {
         return Err(ApiError::SessionAlreadyAvailable);
     }
-    let request_url = state
-        .settings
-        .public_url
-        .join(&req.uri().to_string())
-        .map_err(anyhow::Error::from)?;
-    let new = NewFlow {
-        request_url: request_url.into(),
-        return_to,
-        refresh,
-        csrf_token_hash: None,
-        messages: FlowMessages::default(),
-    };
-    let row = insert_flow(&state, new).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(to_wire(&row, &state.settings.public_url, None)))
-}
-
-#[derive(Deserialize)]
-struct FlowQuery {
-    id: Option<String>,
-    flow: Option<String>,
+    let new = NewFlow::from_request(&state, &req, return_to, None)?;
+    let mut row: LoginFlowRow = lifecycle::create(&state, new, refresh).await?;
+    if let Some(aal2) = aal2 {
+        crate::mfa::login::mark(&state, &mut row, aal2).await?;
+    }
+    crate::webauthn::login::prepare(&state, &mut row).await?;
+    Ok(no_store(HttpResponse::Ok()).json(crate::flow::oidc::login_wire(&state, &row, None)))
 }
 
 /// Browser flows are only shown to the browser that started them (IF-13).
@@ -138,27 +111,13 @@ async fn get_login_flow(
     req: HttpRequest,
     query: web::Query<FlowQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, query.id.as_deref().or(query.flow.as_deref())).await?;
-    let token = state.csrf.cookie_token(&req).filter(|t| {
-        row.csrf_token_hash
-            .as_deref()
-            .is_some_and(|stored| state.csrf.matches_flow(t, stored))
-    });
-    let browser = row.flow_type == "browser";
-    if browser && token.is_none() {
-        return Err(ApiError::CsrfViolation(
-            "The flow was started in another browser, or its anti-CSRF cookie is missing.".into(),
-        ));
-    }
-    let now = state.settings.settings.clock.now();
-    if row.expires_at.and_utc() <= now {
-        return Err(expired(&state, &row, now, None));
-    }
-    let masked = token.filter(|_| browser).map(|t| state.csrf.mask(&t));
-    let flow = to_wire(&row, &state.settings.public_url, masked);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(flow))
+    let mut row: LoginFlowRow = lifecycle::load(&state, query.shown()).await?;
+    let token = lifecycle::shown_token(&state, &req, &row)?;
+    lifecycle::check_unexpired(&state, &row)?;
+    crate::webauthn::login::ensure(&state, &mut row).await?;
+    let masked = token.map(|t| state.csrf.mask(&t));
+    let flow = crate::flow::oidc::login_wire(&state, &row, masked);
+    Ok(no_store(HttpResponse::Ok()).json(flow))
 }
 
 #[tracing::instrument(skip_all)]
@@ -168,49 +127,65 @@ async fn update_login_flow(
     query: web::Query<FlowQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = &state.settings.settings.serve.request_limits;
-    let body =
-        service_kit::http::read_body(payload, limits.form_body_bytes.max(limits.json_body_bytes))
-            .await?;
-    let row = load(&state, query.flow.as_deref().or(query.id.as_deref())).await?;
+    let body = lifecycle::read_body(&state, payload).await?;
+    let row: LoginFlowRow = lifecycle::load(&state, query.submitted()).await?;
     let submission = Submission::parse(&req, &body)?;
-    let browser = row.flow_type == "browser";
-    let json = !browser || submission.json || wants_json(&req);
-    let token = if browser {
-        let token = state
-            .csrf
-            .verify(
-                &req,
-                row.csrf_token_hash.as_deref(),
-                submission.get("csrf_token"),
-            )
-            .map_err(ApiError::CsrfViolation)?;
-        Some(token)
-    } else {
-        None
-    };
+    let json = lifecycle::answers_json(&req, &row, &submission);
+    let token = lifecycle::submitted_token(&state, &req, &row, &submission)?;
     let now = state.settings.settings.clock.now();
-    if let Some(since) = closed_since(&row, now) {
-        let minutes = (now - since).num_seconds() as f64 / 60.0;
-        let new = NewFlow {
-            request_url: row.request_url.clone(),
-            return_to: row
-                .return_to
-                .as_deref()
-                .and_then(|r| url::Url::parse(r).ok()),
-            refresh: row.refresh,
-            csrf_token_hash: row.csrf_token_hash.clone(),
-            messages: FlowMessages::form(text::login_flow_expired(minutes)),
-        };
-        let replacement = insert_flow(&state, new).await?;
-        if json {
-            return Err(expired(&state, &row, now, Some(replacement.id.0)));
+    if let Some(since) = lifecycle::closed_since(&row, now) {
+        if row.requested_aal == "aal2" {
+            return crate::mfa::login::restart(&state, &row, since, now, json).await;
         }
-        return Ok(see_other(ui_url(&state, &replacement).as_str()).finish());
+        return lifecycle::restart(&state, &row, since, now, json).await;
+    }
+    if row.requested_aal == "aal2" && submission.get("method") == Some("webauthn") {
+        let step = crate::mfa::login::Step {
+            state: &state,
+            req: &req,
+            row,
+            json,
+            token,
+        };
+        return crate::webauthn::login::submit_second_factor(step, &submission).await;
+    }
+    if crate::mfa::login::handles(&row, &submission) {
+        let step = crate::mfa::login::Step {
+            state: &state,
+            req: &req,
+            row,
+            json,
+            token,
+        };
+        return crate::mfa::login::submit(step, &submission).await;
+    }
+    if submission.get("method") == Some("passkey") {
+        let mut row = row;
+        let outcome =
+            crate::webauthn::login::passkey(&state, &req, &mut row, &submission, token.as_ref())
+                .await?;
+        return match outcome {
+            crate::webauthn::login::Outcome::SignedIn(identity_id) => {
+                sign_in(&state, &req, &row, identity_id, "passkey", json).await
+            }
+            crate::webauthn::login::Outcome::Rejected(messages) => {
+                reject(&state, row, None, messages, json, token.as_ref()).await
+            }
+        };
+    }
+    if let Some(outcome) =
+        crate::flow::oidc::start::on_login(&state, &row, &submission, json).await?
+    {
+        return match outcome {
+            Ok(response) => Ok(response),
+            Err(messages) => reject(&state, row, None, messages, json, token.as_ref()).await,
+        };
     }
     let identifier = submission.non_empty("identifier").map(str::to_string);
     match check_password(&state, &req, &submission).await? {
-        Outcome::SignedIn(identity_id) => sign_in(&state, &req, &row, identity_id, json).await,
+        Outcome::SignedIn(identity_id) => {
+            sign_in(&state, &req, &row, identity_id, "password", json).await
+        }
         Outcome::Rejected(messages) => {
             reject(&state, row, identifier, messages, json, token.as_ref()).await
         }
@@ -292,10 +267,13 @@ async fn sign_in(
     req: &HttpRequest,
     row: &LoginFlowRow,
     identity_id: service_kit::db::Id,
+    method: &str,
     json: bool,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.settings.clock.now();
-    let (session_row, token) = state.sessions.start(identity_id, "password", now);
+    // An upstream account waiting for this proof of the existing credential is linked now.
+    crate::flow::oidc::link::link_after_sign_in(state, &row.internal_context, identity_id).await?;
+    let (session_row, token) = state.sessions.start(identity_id, method, now);
     let previous = match session::current(state, req).await? {
         Some((old, _)) => Some(old.id),
         None => None,
@@ -314,7 +292,7 @@ async fn sign_in(
             "this login flow was already completed; start a new one".into(),
         ));
     }
-    tracing::info!(identity_id = %identity_id.0, session_id = %session_row.id.0, "signed in with password");
+    tracing::info!(identity_id = %identity_id.0, session_id = %session_row.id.0, method, "signed in");
     if row.flow_type != "browser" {
         // Only API flows get the token; browsers get it only inside the HttpOnly cookie.
         let identity = session::identity_for(state, identity_id).await?;
@@ -325,9 +303,7 @@ async fn sign_in(
             ],
             session_token: Some(token),
         };
-        return Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(body));
+        return Ok(no_store(HttpResponse::Ok()).json(body));
     }
     let session_cookie =
         state
@@ -340,6 +316,8 @@ async fn sign_in(
         .flows
         .return_to
         .target(row.return_to.as_deref());
+    // An identity with a second factor goes on to the step-up (Kratos' aal2 redirect).
+    let target = crate::mfa::aal::after_first_factor(state, &session_row, target).await?;
     if json {
         let identity = session::identity_for(state, identity_id).await?;
         let body = SuccessfulLogin {
@@ -349,14 +327,11 @@ async fn sign_in(
                 serde_json::json!({"action": "redirect_browser_to", "redirect_browser_to": target.as_str()}),
             ],
         };
-        let mut ok = HttpResponse::Ok();
-        ok.insert_header((header::CACHE_CONTROL, "no-store"))
-            .cookie(session_cookie);
-        return Ok(with_cookie(ok, csrf_cookie).json(body));
+        let ok = no_store(HttpResponse::Ok());
+        return Ok(with_cookies(ok, [Some(session_cookie), csrf_cookie]).json(body));
     }
-    let mut redirect = see_other(target.as_str());
-    redirect.cookie(session_cookie);
-    Ok(with_cookie(redirect, csrf_cookie).finish())
+    let redirect = see_other(target.as_str());
+    Ok(with_cookies(redirect, [Some(session_cookie), csrf_cookie]).finish())
 }
 
 /// Keeps the flow, with messages for the next render: back to the form (browsers) or the flow
@@ -378,91 +353,8 @@ async fn reject(
     row.identifier = identifier;
     row.ui_messages = messages.to_json();
     row.updated_at = now;
-    if json {
-        let flow = to_wire(
-            &row,
-            &state.settings.public_url,
-            token.map(|t| state.csrf.mask(t)),
-        );
-        return Ok(HttpResponse::BadRequest()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(flow));
-    }
-    Ok(see_other(ui_url(state, &row).as_str()).finish())
-}
-
-async fn load(state: &AppState, id: Option<&str>) -> Result<LoginFlowRow, ApiError> {
-    let id = id
-        .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
-        .ok_or(ApiError::NotFound)?;
-    state
-        .db
-        .read(move |c| store::find(c, service_kit::db::Id(id)).map_err(ApiError::from))
-        .await
-}
-
-async fn insert_flow(state: &AppState, new: NewFlow) -> Result<LoginFlowRow, ApiError> {
-    let row = new_flow(
-        new,
-        state.settings.settings.clock.now(),
-        state.settings.flows.login_lifespan,
-    );
-    let stored = row.clone();
-    state
-        .db
-        .write(move |c| store::insert(c, &stored).map_err(ApiError::from))
-        .await?;
-    Ok(row)
-}
-
-fn expired(
-    state: &AppState,
-    row: &LoginFlowRow,
-    now: chrono::DateTime<chrono::Utc>,
-    use_flow_id: Option<uuid::Uuid>,
-) -> ApiError {
-    let expired_at = row.expires_at.and_utc().min(now);
-    let mut restart = state
-        .settings
-        .public_url
-        .join("self-service/login/browser")
-        .expect("a fixed relative path joins");
-    if let Some(return_to) = &row.return_to {
-        restart
-            .query_pairs_mut()
-            .append_pair("return_to", return_to);
-    }
-    let since = (now - expired_at).num_nanoseconds().unwrap_or(i64::MAX);
-    ApiError::FlowExpired(Box::new(FlowExpired {
-        expired_at,
-        since,
-        use_flow_id,
-        // API clients restart with a new API flow; a browser URL would mislead them.
-        redirect_to: (row.flow_type == "browser").then(|| restart.into()),
-    }))
-}
-
-fn ui_url(state: &AppState, row: &LoginFlowRow) -> url::Url {
-    let mut url = state.settings.flows.login_ui.clone();
-    url.query_pairs_mut()
-        .append_pair("flow", &row.id.0.to_string());
-    url
-}
-
-fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
-    let mut builder = HttpResponse::SeeOther();
-    builder
-        .insert_header((header::LOCATION, location.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    builder
-}
-
-fn with_cookie(
-    mut builder: actix_web::HttpResponseBuilder,
-    cookie: Option<actix_web::cookie::Cookie<'static>>,
-) -> actix_web::HttpResponseBuilder {
-    if let Some(cookie) = cookie {
-        builder.cookie(cookie);
-    }
-    builder
+    lifecycle::rejected(state, &row, json, || {
+        let masked = token.map(|t| state.csrf.mask(t));
+        Ok(crate::flow::oidc::login_wire(state, &row, masked))
+    })
 }

@@ -4,77 +4,87 @@
 pub mod handlers;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use service_kit::db::{Id, Json};
-use shared_types::flow::{LoginFlow, UiContainer, UiNode, UiNodeAttributes, UiNodeMeta, UiText};
+use diesel::QueryResult;
+use service_kit::db::{AnyConnection, Id, Json};
+use shared_types::flow::{LoginFlow, UiNode, UiNodeAttributes, UiNodeMeta, UiText};
 use url::Url;
 
+use super::lifecycle::{Columns, FlowRow, NewFlow};
+use super::messages::FlowMessages;
 use super::text;
+use crate::state::AppState;
 use store::LoginFlowRow;
 
 pub const STATE_OPEN: &str = "choose_method";
 pub const STATE_DONE: &str = "passed_challenge";
 
-/// Messages of the last submission: for the whole form and per field.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct FlowMessages {
-    #[serde(default)]
-    pub form: Vec<UiText>,
-    #[serde(default)]
-    pub fields: BTreeMap<String, Vec<UiText>>,
-}
+impl FlowRow for LoginFlowRow {
+    const NAME: &'static str = "login";
+    /// `refresh`: sign in again although a session exists.
+    type Extra = bool;
 
-impl FlowMessages {
-    pub fn form(message: UiText) -> Self {
-        FlowMessages {
-            form: vec![message],
-            fields: BTreeMap::new(),
+    fn open(new: NewFlow, refresh: bool, now: DateTime<Utc>, lifespan: Duration) -> Self {
+        let o = new.open(now, lifespan);
+        LoginFlowRow {
+            id: o.id,
+            flow_type: o.flow_type,
+            request_url: o.request_url,
+            return_to: o.return_to,
+            csrf_token_hash: o.csrf_token_hash,
+            state: STATE_OPEN.into(),
+            requested_aal: "aal1".into(),
+            refresh,
+            identifier: None,
+            ui_messages: o.ui_messages,
+            issued_at: o.at,
+            expires_at: o.expires_at,
+            created_at: o.at,
+            updated_at: o.at,
+            internal_context: Json(serde_json::json!({})),
         }
     }
 
-    pub fn to_json(&self) -> Json {
-        Json(serde_json::to_value(self).unwrap_or_default())
+    fn extra(&self) -> bool {
+        self.refresh
     }
 
-    fn from_json(json: &Json) -> Self {
-        serde_json::from_value(json.0.clone()).unwrap_or_default()
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: self.id,
+            flow_type: &self.flow_type,
+            request_url: &self.request_url,
+            return_to: self.return_to.as_deref(),
+            csrf_token_hash: self.csrf_token_hash.as_deref(),
+            expires_at: self.expires_at,
+        }
     }
-}
 
-/// What a new flow starts with; no CSRF hash makes an API (native) flow.
-pub struct NewFlow {
-    pub request_url: String,
-    pub return_to: Option<Url>,
-    pub refresh: bool,
-    pub csrf_token_hash: Option<String>,
-    pub messages: FlowMessages,
-}
+    /// A flow signs in at most once.
+    fn used_since(&self) -> Option<DateTime<Utc>> {
+        (self.state != STATE_OPEN).then(|| self.updated_at.and_utc())
+    }
 
-pub fn new_flow(new: NewFlow, now: DateTime<Utc>, lifespan: std::time::Duration) -> LoginFlowRow {
-    let at = now.naive_utc();
-    let flow_type = if new.csrf_token_hash.is_some() {
-        "browser"
-    } else {
-        "api"
-    };
-    LoginFlowRow {
-        id: Id::new_v7(),
-        flow_type: flow_type.into(),
-        request_url: new.request_url,
-        return_to: new.return_to.map(String::from),
-        csrf_token_hash: new.csrf_token_hash,
-        state: STATE_OPEN.into(),
-        requested_aal: "aal1".into(),
-        refresh: new.refresh,
-        identifier: None,
-        ui_messages: new.messages.to_json(),
-        issued_at: at,
-        expires_at: (now + lifespan).naive_utc(),
-        created_at: at,
-        updated_at: at,
+    fn ui(state: &AppState) -> &Url {
+        &state.settings.flows.login_ui
+    }
+
+    fn lifespan(state: &AppState) -> Duration {
+        state.settings.flows.login_lifespan
+    }
+
+    fn expired_message(minutes: f64) -> UiText {
+        text::login_flow_expired(minutes)
+    }
+
+    fn insert(conn: &mut AnyConnection, row: &Self) -> QueryResult<()> {
+        store::insert(conn, row)
+    }
+
+    fn find(conn: &mut AnyConnection, id: Id) -> QueryResult<Self> {
+        store::find(conn, id)
     }
 }
 
@@ -94,12 +104,12 @@ fn input(
             value: value.map(serde_json::Value::String),
             required: (kind != "submit").then_some(true),
             autocomplete: match name {
-                "identifier" => Some("username".into()),
                 "password" => Some("current-password".into()),
                 _ => None,
             },
             disabled: false,
             node_type: "input".into(),
+            ..Default::default()
         },
         messages: Vec::new(),
         meta: UiNodeMeta { label },
@@ -108,6 +118,9 @@ fn input(
 
 /// The flow as Kratos shows it; `masked_csrf` is the form token for this render.
 pub fn to_wire(row: &LoginFlowRow, public: &Url, masked_csrf: Option<String>) -> LoginFlow {
+    if row.requested_aal == "aal2" {
+        return crate::mfa::login::to_wire(row, public, masked_csrf);
+    }
     let messages = FlowMessages::from_json(&row.ui_messages);
     let mut nodes = Vec::new();
     if let Some(token) = masked_csrf {
@@ -134,17 +147,8 @@ pub fn to_wire(row: &LoginFlowRow, public: &Url, masked_csrf: Option<String>) ->
         Some("password".into()),
         Some(text::label_sign_in_with_password()),
     ));
-    for node in &mut nodes {
-        if let Some(name) = &node.attributes.name {
-            node.messages = messages.fields.get(name).cloned().unwrap_or_default();
-        }
-    }
-    let mut action = public
-        .join("self-service/login")
-        .expect("a fixed relative path joins");
-    action
-        .query_pairs_mut()
-        .append_pair("flow", &row.id.0.to_string());
+    nodes.extend(crate::webauthn::nodes::login(&row.internal_context.0));
+    let ui = messages.into_ui(public, "login", row.id, nodes);
     LoginFlow {
         id: row.id.0,
         flow_type: row.flow_type.clone(),
@@ -155,25 +159,8 @@ pub fn to_wire(row: &LoginFlowRow, public: &Url, masked_csrf: Option<String>) ->
         refresh: row.refresh,
         requested_aal: row.requested_aal.clone(),
         state: row.state.clone(),
-        ui: UiContainer {
-            action: action.into(),
-            method: "POST".into(),
-            nodes,
-            messages: messages.form,
-        },
+        ui,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
-    }
-}
-
-/// Whether the flow can no longer be submitted, and since when (expired or already used).
-pub fn closed_since(row: &LoginFlowRow, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let expires_at = row.expires_at.and_utc();
-    if expires_at <= now {
-        Some(expires_at)
-    } else if row.state != STATE_OPEN {
-        Some(row.updated_at.and_utc())
-    } else {
-        None
     }
 }

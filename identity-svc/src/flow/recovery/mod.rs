@@ -10,11 +10,14 @@ use service_kit::db::{AnyConnection, Id};
 use shared_types::error::{ErrorEnvelope, GenericError};
 
 use super::code::steps::{Step, reject};
-use super::code::{Kind, Messages, store, text};
+use super::code::{Kind, store, text};
+use super::messages::FlowMessages;
 use crate::db::schema::{identities, identity_recovery_addresses as addresses};
 use crate::error::ApiError;
 use crate::flow::http::{no_store, see_other, with_cookies};
 use crate::session;
+
+pub mod admin;
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     super::code::handlers::public_routes(cfg, Kind::Recovery);
@@ -74,12 +77,12 @@ pub async fn complete(
         .read(move |c| owner(c, address_id).map_err(ApiError::from))
         .await?;
     let Some(identity) = identity else {
-        return reject(step, Messages::form(text::code_invalid(Kind::Recovery))).await;
+        return reject(step, FlowMessages::form(text::code_invalid(Kind::Recovery))).await;
     };
     let now = state.settings.settings.clock.now();
     let (session_row, token) = state.sessions.start(identity, "code_recovery", now);
     let previous = session::current(state, step.req).await?.map(|(s, _)| s.id);
-    let messages = Messages::form(text::success(Kind::Recovery)).to_json();
+    let messages = FlowMessages::form(text::success(Kind::Recovery)).to_json();
     let (inserted, at) = (session_row.clone(), now.naive_utc());
     let done = state
         .db
@@ -98,7 +101,7 @@ pub async fn complete(
         })
         .await?;
     if !done {
-        return reject(step, Messages::form(text::code_invalid(Kind::Recovery))).await;
+        return reject(step, FlowMessages::form(text::code_invalid(Kind::Recovery))).await;
     }
     tracing::info!(identity_id = %identity.0, session_id = %session_row.id.0, "recovered an account");
     let settings_ui = state

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use shared_types::flow::{UiNode, UiNodeAttributes, UiNodeMeta, UiText};
 
 use crate::error::ApiError;
-use crate::flow::login::FlowMessages;
+use crate::flow::messages::FlowMessages;
 use crate::flow::submit::Submission;
 use crate::flow::text;
 use crate::schema::{IdentitySchema, ProblemKind, TraitProblem};
@@ -102,6 +102,7 @@ pub fn input(
             autocomplete: None,
             disabled: false,
             node_type: "input".into(),
+            ..Default::default()
         },
         messages: Vec::new(),
         meta: UiNodeMeta { label },

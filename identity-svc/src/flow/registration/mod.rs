@@ -9,14 +9,17 @@ pub mod store;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
-use service_kit::db::{Id, Json};
+use service_kit::db::{AnyConnection, Id, Json};
 use service_kit::settings::{SettingsError, duration};
-use shared_types::flow::{RegistrationFlow, UiContainer};
+use shared_types::flow::{RegistrationFlow, UiText};
 use url::Url;
 
-use super::login::FlowMessages;
+use super::lifecycle::{Columns, FlowRow, NewFlow};
+use super::messages::FlowMessages;
 use crate::schema::IdentitySchema;
+use crate::state::AppState;
 use store::RegistrationFlowRow;
 
 pub const STATE_OPEN: &str = "choose_method";
@@ -114,43 +117,70 @@ impl RegistrationFlowSettings {
     }
 }
 
-/// What a new flow starts with; no CSRF hash makes an API flow.
-pub struct NewFlow {
-    pub request_url: String,
-    pub return_to: Option<Url>,
-    pub csrf_token_hash: Option<String>,
-    pub identity_schema: String,
-    pub messages: FlowMessages,
-}
+impl FlowRow for RegistrationFlowRow {
+    const NAME: &'static str = "registration";
+    /// The identity schema the form shows.
+    type Extra = String;
 
-pub fn new_flow(new: NewFlow, now: DateTime<Utc>, lifespan: Duration) -> RegistrationFlowRow {
-    let at = now.naive_utc();
-    let flow_type = if new.csrf_token_hash.is_some() {
-        "browser"
-    } else {
-        "api"
-    };
-    RegistrationFlowRow {
-        id: Id::new_v7(),
-        flow_type: flow_type.into(),
-        request_url: new.request_url,
-        return_to: new.return_to.map(String::from),
-        csrf_token_hash: new.csrf_token_hash,
-        identity_schema: new.identity_schema,
-        state: STATE_OPEN.into(),
-        active: None,
-        traits: None,
-        ui_messages: new.messages.to_json(),
-        issued_at: at,
-        expires_at: (now + lifespan).naive_utc(),
-        created_at: at,
-        updated_at: at,
+    fn open(new: NewFlow, identity_schema: String, now: DateTime<Utc>, lifespan: Duration) -> Self {
+        let o = new.open(now, lifespan);
+        RegistrationFlowRow {
+            id: o.id,
+            flow_type: o.flow_type,
+            request_url: o.request_url,
+            return_to: o.return_to,
+            csrf_token_hash: o.csrf_token_hash,
+            identity_schema,
+            state: STATE_OPEN.into(),
+            active: None,
+            traits: None,
+            ui_messages: o.ui_messages,
+            issued_at: o.at,
+            expires_at: o.expires_at,
+            created_at: o.at,
+            updated_at: o.at,
+            internal_context: Json(serde_json::json!({})),
+        }
     }
-}
 
-impl RegistrationFlowRow {
-    pub fn is_browser(&self) -> bool {
-        self.flow_type == "browser"
+    fn extra(&self) -> String {
+        self.identity_schema.clone()
+    }
+
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: self.id,
+            flow_type: &self.flow_type,
+            request_url: &self.request_url,
+            return_to: self.return_to.as_deref(),
+            csrf_token_hash: self.csrf_token_hash.as_deref(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// A flow registers at most once.
+    fn used_since(&self) -> Option<DateTime<Utc>> {
+        (self.state != STATE_OPEN).then(|| self.updated_at.and_utc())
+    }
+
+    fn ui(state: &AppState) -> &Url {
+        &state.settings.flows.registration.ui
+    }
+
+    fn lifespan(state: &AppState) -> Duration {
+        state.settings.flows.registration.lifespan
+    }
+
+    fn expired_message(minutes: f64) -> UiText {
+        super::text::registration_flow_expired(minutes)
+    }
+
+    fn insert(conn: &mut AnyConnection, row: &Self) -> QueryResult<()> {
+        store::insert(conn, row)
+    }
+
+    fn find(conn: &mut AnyConnection, id: Id) -> QueryResult<Self> {
+        store::find(conn, id)
     }
 }
 
@@ -161,21 +191,10 @@ pub fn to_wire(
     public: &Url,
     masked_csrf: Option<String>,
 ) -> RegistrationFlow {
-    let messages: FlowMessages =
-        serde_json::from_value(row.ui_messages.0.clone()).unwrap_or_default();
+    let messages = FlowMessages::from_json(&row.ui_messages);
     let traits = row.traits.as_ref().map(|t| &t.0);
-    let mut nodes = form::nodes(schema, traits, masked_csrf);
-    for node in &mut nodes {
-        if let Some(name) = &node.attributes.name {
-            node.messages = messages.fields.get(name).cloned().unwrap_or_default();
-        }
-    }
-    let mut action = public
-        .join("self-service/registration")
-        .expect("a fixed relative path joins");
-    action
-        .query_pairs_mut()
-        .append_pair("flow", &row.id.0.to_string());
+    let nodes = form::nodes(schema, traits, masked_csrf);
+    let ui = messages.into_ui(public, "registration", row.id, nodes);
     RegistrationFlow {
         id: row.id.0,
         flow_type: row.flow_type.clone(),
@@ -186,24 +205,7 @@ pub fn to_wire(
         identity_schema: Some(row.identity_schema.clone()),
         active: row.active.clone(),
         state: row.state.clone(),
-        ui: UiContainer {
-            action: action.into(),
-            method: "POST".into(),
-            nodes,
-            messages: messages.form,
-        },
-    }
-}
-
-/// Whether the flow can no longer be submitted, and since when (expired or already used).
-pub fn closed_since(row: &RegistrationFlowRow, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let expires_at = row.expires_at.and_utc();
-    if expires_at <= now {
-        Some(expires_at)
-    } else if row.state != STATE_OPEN {
-        Some(row.updated_at.and_utc())
-    } else {
-        None
+        ui,
     }
 }
 

@@ -10,13 +10,14 @@ use serde_json::Value;
 use service_kit::settings::Secret;
 use shared_types::identity::Identity;
 
-use super::handlers::{render, ui_url};
+use super::handlers::render;
 use super::store::{self, SettingsFlowRow};
 use super::{STATE_DONE, STATE_OPEN, is_privileged, kept_traits};
 use crate::csrf::CsrfToken;
 use crate::error::ApiError;
 use crate::flow::http::{no_store, see_other};
-use crate::flow::login::FlowMessages;
+use crate::flow::lifecycle;
+use crate::flow::messages::FlowMessages;
 use crate::flow::registration::form;
 use crate::flow::{text, verification};
 use crate::identity::store::IdentityRecord;
@@ -51,7 +52,7 @@ impl Submit<'_> {
             })
     }
 
-    fn privileged(&self) -> bool {
+    pub(crate) fn privileged(&self) -> bool {
         is_privileged(
             self.session.authenticated_at.and_utc(),
             self.state.settings.settings.clock.now(),
@@ -247,7 +248,7 @@ async fn save(
     }
     let target = match &submit.row.return_to {
         Some(return_to) => return_to.clone(),
-        None => ui_url(state, &submit.row).into(),
+        None => lifecycle::ui_url(state, &submit.row).into(),
     };
     Ok(see_other(&target).finish())
 }
@@ -271,24 +272,17 @@ pub async fn reject(
         .db
         .write(move |c| store::update_ui(c, &row, now).map_err(ApiError::from))
         .await?;
-    if submit.json {
-        let flow = render(
-            state,
-            &submit.row,
-            submit.identity,
-            submit.token.as_ref(),
-            Vec::new(),
-        )?;
-        return Ok(no_store(HttpResponse::BadRequest()).json(flow));
-    }
-    Ok(see_other(ui_url(state, &submit.row).as_str()).finish())
+    lifecycle::rejected(state, &submit.row, submit.json, || {
+        let token = submit.token.as_ref();
+        render(state, &submit.row, submit.identity, token, Vec::new())
+    })
 }
 
 /// The session is too old for this change (Kratos' `NewFlowNeedsReAuth`): sign in again with
 /// `refresh=true`, coming back to the settings page. Browsers are sent there; JSON gets 403
 /// `session_refresh_required` naming it. Unlike Kratos the way back names no flow: signing in
 /// renews the anti-CSRF cookie this browser flow is bound to, so the page starts a new one.
-fn refresh_required(submit: Submit<'_>) -> Result<HttpResponse, ApiError> {
+pub(crate) fn refresh_required(submit: Submit<'_>) -> Result<HttpResponse, ApiError> {
     let state = submit.state;
     let mut login = state
         .settings

@@ -3,24 +3,27 @@
 //! that started them. Changing the password, an identifier or an address needs a recent sign-in
 //! (`privileged_session_max_age`); otherwise the browser is sent to sign in again.
 
-mod complete;
+pub(crate) mod complete;
 pub mod handlers;
 pub mod store;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
-use service_kit::db::{Id, Json};
+use service_kit::db::{AnyConnection, Id, Json};
 use service_kit::settings::{SettingsError, duration};
-use shared_types::flow::{SettingsFlow, UiContainer, UiNode};
+use shared_types::flow::{SettingsFlow, UiNode, UiText};
 use shared_types::identity::Identity;
 use url::Url;
 
-use super::login::FlowMessages;
+use super::lifecycle::{Columns, FlowRow, NewFlow};
+use super::messages::FlowMessages;
 use super::registration::{Hook, form};
 use super::text;
 use crate::schema::IdentitySchema;
+use crate::state::AppState;
 use store::SettingsFlowRow;
 
 pub const STATE_OPEN: &str = "show_form";
@@ -39,6 +42,8 @@ pub struct SettingsFlowSettings {
     /// How recent the sign-in must be to change the password, an identifier or an address.
     #[serde(with = "duration")]
     pub privileged_session_max_age: Duration,
+    /// `highest_available`: an identity with a second factor needs an aal2 session here.
+    pub required_aal: crate::mfa::RequiredAal,
     pub after: SettingsAfterSettings,
 }
 
@@ -48,6 +53,7 @@ impl Default for SettingsFlowSettings {
             ui_url: None,
             lifespan: Duration::from_secs(3600),
             privileged_session_max_age: Duration::from_secs(3600),
+            required_aal: Default::default(),
             after: SettingsAfterSettings::default(),
         }
     }
@@ -124,43 +130,70 @@ impl SettingsFlowSettings {
     }
 }
 
-/// What a new flow starts with; no CSRF hash makes an API flow.
-pub struct NewFlow {
-    pub request_url: String,
-    pub return_to: Option<Url>,
-    pub csrf_token_hash: Option<String>,
-    pub identity_id: Id,
-    pub messages: FlowMessages,
-}
+impl FlowRow for SettingsFlowRow {
+    const NAME: &'static str = "settings";
+    /// The identity whose settings these are.
+    type Extra = Id;
 
-pub fn new_flow(new: NewFlow, now: DateTime<Utc>, lifespan: Duration) -> SettingsFlowRow {
-    let at = now.naive_utc();
-    let flow_type = if new.csrf_token_hash.is_some() {
-        "browser"
-    } else {
-        "api"
-    };
-    SettingsFlowRow {
-        id: Id::new_v7(),
-        flow_type: flow_type.into(),
-        request_url: new.request_url,
-        return_to: new.return_to.map(String::from),
-        csrf_token_hash: new.csrf_token_hash,
-        identity_id: new.identity_id,
-        state: STATE_OPEN.into(),
-        active: None,
-        traits: None,
-        ui_messages: new.messages.to_json(),
-        issued_at: at,
-        expires_at: (now + lifespan).naive_utc(),
-        created_at: at,
-        updated_at: at,
+    fn open(new: NewFlow, identity_id: Id, now: DateTime<Utc>, lifespan: Duration) -> Self {
+        let o = new.open(now, lifespan);
+        SettingsFlowRow {
+            id: o.id,
+            flow_type: o.flow_type,
+            request_url: o.request_url,
+            return_to: o.return_to,
+            csrf_token_hash: o.csrf_token_hash,
+            identity_id,
+            state: STATE_OPEN.into(),
+            active: None,
+            traits: None,
+            ui_messages: o.ui_messages,
+            issued_at: o.at,
+            expires_at: o.expires_at,
+            created_at: o.at,
+            updated_at: o.at,
+            internal_context: Json(serde_json::json!({})),
+        }
     }
-}
 
-impl SettingsFlowRow {
-    pub fn is_browser(&self) -> bool {
-        self.flow_type == "browser"
+    fn extra(&self) -> Id {
+        self.identity_id
+    }
+
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            id: self.id,
+            flow_type: &self.flow_type,
+            request_url: &self.request_url,
+            return_to: self.return_to.as_deref(),
+            csrf_token_hash: self.csrf_token_hash.as_deref(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// A settings flow takes more changes after a successful one, until it expires.
+    fn used_since(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    fn ui(state: &AppState) -> &Url {
+        &state.settings.flows.settings.ui
+    }
+
+    fn lifespan(state: &AppState) -> Duration {
+        state.settings.flows.settings.lifespan
+    }
+
+    fn expired_message(minutes: f64) -> UiText {
+        text::settings_flow_expired(minutes)
+    }
+
+    fn insert(conn: &mut AnyConnection, row: &Self) -> QueryResult<()> {
+        store::insert(conn, row)
+    }
+
+    fn find(conn: &mut AnyConnection, id: Id) -> QueryResult<Self> {
+        store::find(conn, id)
     }
 }
 
@@ -218,24 +251,14 @@ pub fn to_wire(
     masked_csrf: Option<String>,
     continue_with: Vec<serde_json::Value>,
 ) -> SettingsFlow {
-    let messages: FlowMessages =
-        serde_json::from_value(row.ui_messages.0.clone()).unwrap_or_default();
+    let messages = FlowMessages::from_json(&row.ui_messages);
     let values = row
         .traits
         .as_ref()
         .map_or_else(|| identity.traits.clone(), |t| t.0.clone());
     let mut nodes = nodes(schema, &values, masked_csrf);
-    for node in &mut nodes {
-        if let Some(name) = &node.attributes.name {
-            node.messages = messages.fields.get(name).cloned().unwrap_or_default();
-        }
-    }
-    let mut action = public
-        .join("self-service/settings")
-        .expect("a fixed relative path joins");
-    action
-        .query_pairs_mut()
-        .append_pair("flow", &row.id.0.to_string());
+    nodes.extend(crate::webauthn::nodes::settings(&row.internal_context.0));
+    let ui = messages.into_ui(public, "settings", row.id, nodes);
     SettingsFlow {
         id: row.id.0,
         flow_type: row.flow_type.clone(),
@@ -246,12 +269,7 @@ pub fn to_wire(
         active: row.active.clone(),
         identity,
         state: row.state.clone(),
-        ui: UiContainer {
-            action: action.into(),
-            method: "POST".into(),
-            nodes,
-            messages: messages.form,
-        },
+        ui,
         continue_with,
     }
 }

@@ -25,6 +25,8 @@ pub struct SettingsFlowRow {
     pub expires_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Server-side state per method, keyed by method name; never shown to the client.
+    pub internal_context: Json,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &SettingsFlowRow) -> QueryResult<()> {

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use service_kit::db::{AnyConnection, Id};
 
 use super::code::steps::{Step, reject, respond};
-use super::code::{Kind, Messages, store, text};
+use super::code::{Kind, store, text};
+use super::messages::FlowMessages;
 use crate::db::schema::identity_verifiable_addresses as addresses;
 use crate::error::ApiError;
 
@@ -50,7 +51,7 @@ pub async fn complete(
     let state = step.state;
     let id = step.row.id;
     let now = state.settings.settings.clock.now().naive_utc();
-    let messages = Messages::form(text::success(Kind::Verification)).to_json();
+    let messages = FlowMessages::form(text::success(Kind::Verification)).to_json();
     let done = state
         .db
         .write(move |c| {
@@ -65,7 +66,11 @@ pub async fn complete(
         })
         .await?;
     if !done {
-        return reject(step, Messages::form(text::code_invalid(Kind::Verification))).await;
+        return reject(
+            step,
+            FlowMessages::form(text::code_invalid(Kind::Verification)),
+        )
+        .await;
     }
     tracing::info!(flow_id = %id.0, address_id = %address_id.0, "verified an address");
     let row = state
@@ -118,7 +123,7 @@ pub fn prepare_codes(
                 request_url.to_string(),
                 None,
                 csrf_token_hash.map(str::to_string),
-                Messages::form(text::code_sent(Kind::Verification)),
+                FlowMessages::form(text::code_sent(Kind::Verification)),
                 now,
                 config.lifespan,
             );

@@ -1,20 +1,18 @@
-//! Private keys at rest: AES-256-GCM under a key derived with HKDF-SHA256 from a `secrets.system`
-//! value. The stored text is base64url(96-bit random nonce ‖ ciphertext ‖ tag); beside it the row
-//! keeps the fingerprint of the secret that sealed it, so that after a rotation the right secret
-//! is tried and the row can be re-sealed under the first one.
+//! Secrets at rest (oauth2-svc's private keys, identity-svc's TOTP secrets and upstream tokens):
+//! AES-256-GCM under a key derived with HKDF-SHA256 from a configured secret. The stored text is
+//! base64url(96-bit random nonce ‖ ciphertext ‖ tag); beside it the row keeps the fingerprint of
+//! the secret that sealed it, so that after a rotation the right secret is tried and the row can be
+//! re-sealed under the first one.
 
+use crate::settings::SecretList;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;
 use rand::RngCore;
-use service_kit::settings::SecretList;
 use sha2::Sha256;
 
-/// Fixed HKDF salt: domain separation from the other uses of `secrets.system` (token and
-/// client-secret HMACs), so the same secret never yields the same key twice.
-const SALT: &[u8] = b"olympus/oauth2-svc/jwk";
 const KEY_INFO: &[u8] = b"aes-256-gcm key v1";
 const FINGERPRINT_INFO: &[u8] = b"secret fingerprint v1";
 const NONCE_LEN: usize = 12;
@@ -24,7 +22,7 @@ struct DerivedKey {
     aead: Aes256Gcm,
 }
 
-/// One derived key per configured secret, in `secrets.system` order (the first seals).
+/// One derived key per configured secret, in configuration order (the first seals).
 pub struct KeyCipher {
     keys: Vec<DerivedKey>,
 }
@@ -36,12 +34,15 @@ pub struct Sealed {
 }
 
 impl KeyCipher {
-    pub fn new(secrets: &SecretList) -> Self {
+    /// `salt` separates this use of the secrets from their other uses (HMACs, other ciphers), so
+    /// the same secret never yields the same key twice; it is fixed per use, e.g.
+    /// `b"olympus/oauth2-svc/jwk"`.
+    pub fn new(secrets: &SecretList, salt: &[u8]) -> Self {
         let keys = secrets
             .all()
             .iter()
             .map(|secret| {
-                let hkdf = Hkdf::<Sha256>::new(Some(SALT), secret.expose().as_bytes());
+                let hkdf = Hkdf::<Sha256>::new(Some(salt), secret.expose().as_bytes());
                 let mut key = [0u8; 32];
                 let mut fingerprint = [0u8; 12];
                 hkdf.expand(KEY_INFO, &mut key)
@@ -57,7 +58,6 @@ impl KeyCipher {
     }
 
     /// The fingerprint of the first (sealing) secret.
-    #[cfg(test)]
     pub fn current_fingerprint(&self) -> &str {
         &self.keys[0].fingerprint
     }
@@ -86,7 +86,7 @@ impl KeyCipher {
     }
 
     /// Opens a stored ciphertext with the secret `fingerprint` names. Returns the plaintext and
-    /// the index of that secret in `secrets.system` (0 = current), or `None` when no configured
+    /// the index of that secret in the list (0 = current), or `None` when no configured
     /// secret has that fingerprint or the ciphertext does not authenticate.
     pub fn open(&self, fingerprint: &str, stored: &str, aad: &[u8]) -> Option<(Vec<u8>, usize)> {
         let index = self
@@ -109,12 +109,13 @@ impl KeyCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use service_kit::settings::Secret;
+    use crate::settings::Secret;
 
     fn cipher(secrets: &[&str]) -> KeyCipher {
-        KeyCipher::new(&SecretList::new(
-            secrets.iter().map(|s| Secret::new(s.repeat(32))),
-        ))
+        KeyCipher::new(
+            &SecretList::new(secrets.iter().map(|s| Secret::new(s.repeat(32)))),
+            b"test",
+        )
     }
 
     #[test]
@@ -141,6 +142,21 @@ mod tests {
                 .open(&sealed.fingerprint, &sealed.ciphertext, b"kid-2")
                 .is_none(),
             "aad binds the row"
+        );
+    }
+
+    #[test]
+    fn salts_separate_keys() {
+        let secrets = SecretList::new([Secret::new("s".repeat(32))]);
+        let (a, b) = (
+            KeyCipher::new(&secrets, b"a"),
+            KeyCipher::new(&secrets, b"b"),
+        );
+        assert_ne!(a.current_fingerprint(), b.current_fingerprint());
+        let sealed = a.seal(b"k", b"").unwrap();
+        assert!(
+            b.open(a.current_fingerprint(), &sealed.ciphertext, b"")
+                .is_none()
         );
     }
 

@@ -1,0 +1,2 @@
+DROP TABLE identity_lookup_codes;
+DROP TABLE identity_totp_steps;

@@ -1,0 +1,319 @@
+//! The `oidc` method: sign-in and registration through upstream OpenID Connect providers
+//! (Kratos' `selfservice.methods.oidc`). This module owns the settings, the provider buttons
+//! (`oidc` group nodes) and the per-flow state kept in the flows' `internal_context`.
+//!
+//! Kratos maps claims to traits with a Jsonnet `mapper_url`; Olympus has a small declarative
+//! mapping instead (`mapper`, see docs/moving-from-kratos.md).
+
+pub mod callback;
+pub mod link;
+pub mod outcome;
+pub mod settings;
+pub mod start;
+pub mod store;
+pub mod text;
+pub mod upstream;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use service_kit::settings::{Secret, SettingsError};
+use shared_types::flow::{UiNode, UiNodeAttributes, UiNodeMeta};
+use url::Url;
+
+pub use upstream::Upstreams;
+
+/// The flows' `internal_context` key of this method.
+pub const CONTEXT_KEY: &str = "oidc";
+/// The credential type and the session's authentication method.
+pub const METHOD: &str = "oidc";
+
+/// `selfservice.methods.oidc.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OidcMethodSettings {
+    pub enabled: bool,
+    pub config: OidcSettings,
+}
+
+/// `selfservice.methods.oidc.config.*`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The base of the callback URLs registered at the providers; the public URL when unset.
+    #[serde(default)]
+    pub base_redirect_uri: Option<String>,
+    #[serde(default)]
+    pub providers: Vec<ProviderSettings>,
+}
+
+/// One upstream provider (`selfservice.methods.oidc.config.providers[]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub id: String,
+    /// Only `generic` (any OpenID Connect provider found by discovery).
+    #[serde(default = "generic")]
+    pub provider: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub issuer_url: String,
+    #[serde(default)]
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub pkce: Pkce,
+    #[serde(default)]
+    pub claims_source: ClaimsSource,
+    #[serde(default)]
+    pub mapper: Mapper,
+}
+
+fn generic() -> String {
+    "generic".into()
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pkce {
+    /// Kratos: PKCE when the provider advertises S256. Olympus sends S256 then too.
+    Auto,
+    #[default]
+    Force,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimsSource {
+    #[default]
+    IdToken,
+    Userinfo,
+}
+
+/// Claims → traits: `traits` maps a trait path (`name.first`) to a claim path (`given_name`);
+/// addresses equal to a mapped trait are verified when the claim `verified_addresses_from`
+/// (`email_verified`) is `true`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mapper {
+    #[serde(default)]
+    pub traits: BTreeMap<String, String>,
+    #[serde(default)]
+    pub verified_addresses_from: Option<String>,
+}
+
+impl Default for Mapper {
+    fn default() -> Self {
+        Mapper {
+            traits: BTreeMap::from([
+                ("email".into(), "email".into()),
+                ("name.first".into(), "given_name".into()),
+                ("name.last".into(), "family_name".into()),
+            ]),
+            verified_addresses_from: Some("email_verified".into()),
+        }
+    }
+}
+
+impl Mapper {
+    /// The traits the claims give (claims that are absent or not scalars are skipped).
+    pub fn traits(&self, claims: &serde_json::Value) -> serde_json::Value {
+        let mut traits = serde_json::json!({});
+        for (trait_path, claim_path) in &self.traits {
+            let Some(value) = lookup(claims, claim_path).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let mut at = &mut traits;
+            let segments: Vec<&str> = trait_path.split('.').collect();
+            for segment in &segments[..segments.len() - 1] {
+                at = at
+                    .as_object_mut()
+                    .map(|o| o.entry(*segment).or_insert_with(|| serde_json::json!({})))
+                    .expect("built as objects");
+            }
+            if let Some(object) = at.as_object_mut() {
+                object.insert(segments[segments.len() - 1].into(), value.clone());
+            }
+        }
+        traits
+    }
+
+    /// Whether the provider vouches for the addresses it gave.
+    pub fn addresses_verified(&self, claims: &serde_json::Value) -> bool {
+        self.verified_addresses_from
+            .as_deref()
+            .and_then(|path| lookup(claims, path))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+fn lookup<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.')
+        .try_fold(value, |at, segment| at.get(segment))
+}
+
+/// The validated method configuration.
+#[derive(Clone, Debug, Default)]
+pub struct OidcConfig {
+    pub enabled: bool,
+    pub providers: Vec<ProviderSettings>,
+    /// Callback URLs are `<base>/self-service/methods/oidc/callback/<id>`.
+    pub base_redirect_uri: Option<Url>,
+}
+
+impl OidcMethodSettings {
+    pub fn validate(&self) -> Result<OidcConfig, SettingsError> {
+        let key = "selfservice.methods.oidc.config";
+        let base_redirect_uri = self
+            .config
+            .base_redirect_uri
+            .as_deref()
+            .map(Url::parse)
+            .transpose()
+            .map_err(|e| {
+                SettingsError::invalid(format!("{key}.base_redirect_uri"), e.to_string())
+            })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in self.config.providers.iter().enumerate() {
+            let at = |field: &str| format!("{key}.providers[{i}].{field}");
+            let id_ok = !p.id.is_empty()
+                && p.id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !id_ok || !seen.insert(p.id.clone()) {
+                return Err(SettingsError::invalid(
+                    at("id"),
+                    "must be a unique, non-empty name of letters, digits, - and _",
+                ));
+            }
+            if p.provider != "generic" {
+                return Err(SettingsError::invalid(
+                    at("provider"),
+                    "only `generic` (discovery from issuer_url) is supported",
+                ));
+            }
+            if p.client_id.is_empty() {
+                return Err(SettingsError::invalid(at("client_id"), "is required"));
+            }
+            Url::parse(&p.issuer_url)
+                .map_err(|e| SettingsError::invalid(at("issuer_url"), e.to_string()))?;
+        }
+        Ok(OidcConfig {
+            enabled: self.enabled,
+            providers: self.config.providers.clone(),
+            base_redirect_uri,
+        })
+    }
+}
+
+impl OidcConfig {
+    /// The enabled method's provider with this id.
+    pub fn provider(&self, id: &str) -> Option<&ProviderSettings> {
+        self.enabled
+            .then(|| self.providers.iter().find(|p| p.id == id))
+            .flatten()
+    }
+
+    pub fn redirect_uri(&self, public: &Url, provider: &str) -> String {
+        let base = self.base_redirect_uri.as_ref().unwrap_or(public);
+        format!(
+            "{}/self-service/methods/oidc/callback/{provider}",
+            base.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// Where the buttons are shown; each has its own label.
+#[derive(Clone, Copy)]
+pub enum Purpose {
+    Login,
+    Registration,
+    Link,
+    Unlink,
+}
+
+/// One `provider` submit button per provider (Kratos' node shape), for `purpose`.
+pub fn provider_node(provider: &ProviderSettings, purpose: Purpose) -> UiNode {
+    let label = provider
+        .label
+        .clone()
+        .unwrap_or_else(|| provider.id.clone());
+    let (name, label) = match purpose {
+        Purpose::Login => ("provider", text::sign_in_with(&label, &provider.id)),
+        Purpose::Registration => ("provider", text::sign_up_with(&label, &provider.id)),
+        Purpose::Link => ("link", text::link(&label, &provider.id)),
+        Purpose::Unlink => ("unlink", text::unlink(&label, &provider.id)),
+    };
+    UiNode {
+        node_type: "input".into(),
+        group: "oidc".into(),
+        attributes: UiNodeAttributes {
+            name: Some(name.into()),
+            input_type: Some("submit".into()),
+            value: Some(serde_json::Value::String(provider.id.clone())),
+            required: None,
+            autocomplete: None,
+            disabled: false,
+            node_type: "input".into(),
+            ..Default::default()
+        },
+        messages: Vec::new(),
+        meta: UiNodeMeta { label: Some(label) },
+    }
+}
+
+/// Appends the login or registration buttons (none when the method is off).
+pub fn extend_nodes(config: &OidcConfig, nodes: &mut Vec<UiNode>, purpose: Purpose) {
+    if !config.enabled {
+        return;
+    }
+    nodes.extend(config.providers.iter().map(|p| provider_node(p, purpose)));
+}
+
+/// The login flow as Kratos shows it, with this method's buttons.
+pub fn login_wire(
+    state: &crate::state::AppState,
+    row: &crate::flow::login::store::LoginFlowRow,
+    masked_csrf: Option<String>,
+) -> shared_types::flow::LoginFlow {
+    let mut flow = crate::flow::login::to_wire(row, &state.settings.public_url, masked_csrf);
+    // A step-up (aal2) flow offers second factors only.
+    if row.requested_aal != "aal2" {
+        extend_nodes(
+            &state.settings.flows.oidc,
+            &mut flow.ui.nodes,
+            Purpose::Login,
+        );
+    }
+    flow
+}
+
+/// Whether a submission asks for this method: `method=oidc`, or a `provider` button pressed in a
+/// UI that sends no `method`.
+pub fn submitted(submission: &crate::flow::submit::Submission) -> bool {
+    match submission.get("method") {
+        Some(method) => method == METHOD,
+        None => submission.non_empty("provider").is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_claims_to_nested_traits() {
+        let claims =
+            serde_json::json!({"email": "a@b.test", "given_name": "Ada", "email_verified": true});
+        let mapper = Mapper::default();
+        assert_eq!(
+            mapper.traits(&claims),
+            serde_json::json!({"email": "a@b.test", "name": {"first": "Ada"}})
+        );
+        assert!(mapper.addresses_verified(&claims));
+        assert!(!mapper.addresses_verified(&serde_json::json!({"email_verified": "true"})));
+    }
+}

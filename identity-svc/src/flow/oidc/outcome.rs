@@ -1,0 +1,288 @@
+//! What a verified upstream account leads to: a session for a known `<provider>:<subject>`, a
+//! new identity from the mapped traits, the registration form when required traits are
+//! missing, "sign in to link" when the address belongs to an existing identity (never an
+//! automatic link), or a link from the settings flow.
+
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::Connection;
+use service_kit::db::Id;
+use shared_types::identity::CreateIdentityBody;
+
+use super::callback::{Flow, show_message};
+use super::link::{self, Context, PendingLink};
+use super::store::{self, FlowKind};
+use super::upstream::Verified;
+use super::{METHOD, ProviderSettings, text};
+use crate::error::ApiError;
+use crate::flow::http::{see_other, with_cookies};
+use crate::flow::lifecycle::{self, NewFlow};
+use crate::flow::login::store::LoginFlowRow;
+use crate::flow::messages::FlowMessages;
+use crate::identity::store::{CredentialIdentifierRow, CredentialRow, IdentityRecord};
+use crate::session;
+use crate::state::AppState;
+
+pub async fn finish(
+    state: &AppState,
+    req: &HttpRequest,
+    flow: Flow,
+    provider: &ProviderSettings,
+    verified: Verified,
+) -> Result<HttpResponse, ApiError> {
+    let identifier = format!("{}:{}", provider.id, verified.subject);
+    if let Flow::Settings(_) = flow {
+        return super::settings::link_verified(state, req, flow, provider, &verified, identifier)
+            .await;
+    }
+    let lookup = identifier.clone();
+    let found = state
+        .db
+        .read(move |c| store::find_identity(c, &lookup).map_err(ApiError::from))
+        .await?;
+    if let Some((identity_id, active)) = found {
+        if !active {
+            return Err(ApiError::IdentityDisabled);
+        }
+        return sign_in(state, req, &flow, identity_id, None, &provider.id).await;
+    }
+    let schema_id = match &flow {
+        Flow::Registration(r) => r.identity_schema.clone(),
+        _ => state.settings.settings.identity.default_schema_id.clone(),
+    };
+    let schema = state
+        .schemas
+        .get(&schema_id)
+        .ok_or_else(|| anyhow::anyhow!("the identity schema {schema_id:?} is gone"))?;
+    let mut traits = provider.mapper.traits(&verified.claims);
+    if let Flow::Registration(r) = &flow
+        && let (Some(kept), Some(mapped)) = (r.traits.as_ref(), traits.as_object())
+    {
+        // What the user typed fills in what the provider did not give.
+        let mut merged = kept.0.clone();
+        if let Some(object) = merged.as_object_mut() {
+            object.extend(mapped.clone());
+        }
+        traits = merged;
+    }
+    schema.trim_marked(&mut traits);
+    let marked = schema.marked(&traits);
+    let mut values = marked.password_identifiers.clone();
+    values.extend(marked.verifiable_addresses.iter().map(|(_, v)| v.clone()));
+    let probe = values.clone();
+    let clash = state
+        .db
+        .read(move |c| store::find_clash(c, &probe).map_err(ApiError::from))
+        .await?;
+    let entry = link::entry(state, &provider.id, &verified)?;
+    if let Some(existing) = clash {
+        let duplicate = values.first().cloned().unwrap_or_default();
+        let label = provider
+            .label
+            .clone()
+            .unwrap_or_else(|| provider.id.clone());
+        let pending = PendingLink {
+            identity_id: existing.0,
+            identifier,
+            entry,
+        };
+        return account_exists(state, flow, pending, &duplicate, &label).await;
+    }
+    let problems = schema.problems(&traits);
+    if !problems.is_empty() {
+        let messages = crate::flow::registration::form::messages(problems, schema);
+        return complete_traits(state, flow, traits, messages).await;
+    }
+    let body = CreateIdentityBody {
+        schema_id,
+        traits,
+        state: None,
+        metadata_public: None,
+        metadata_admin: None,
+        external_id: None,
+        credentials: None,
+    };
+    let mut record = crate::identity::new_identity(body, &state.schemas)?;
+    // Only the upstream account signs in; a password can be added in settings.
+    record.credentials.clear();
+    let now = service_kit::db::now();
+    let credential = CredentialRow {
+        id: Id::new_v7(),
+        identity_id: record.identity.id,
+        credential_type: METHOD.into(),
+        version: 0,
+        created_at: now,
+        updated_at: now,
+        config: Some(service_kit::db::Json(
+            serde_json::json!({ "providers": [entry] }),
+        )),
+    };
+    let identifier_row = CredentialIdentifierRow {
+        id: Id::new_v7(),
+        identity_credential_id: credential.id,
+        identity_id: record.identity.id,
+        credential_type: METHOD.into(),
+        identifier,
+        created_at: now,
+        updated_at: now,
+    };
+    record.credentials.push((credential, vec![identifier_row]));
+    if provider.mapper.addresses_verified(&verified.claims) {
+        for address in &mut record.verifiable {
+            address.verified = true;
+            address.status = "completed".into();
+            address.verified_at = Some(now);
+        }
+    }
+    let identity_id = record.identity.id;
+    sign_in(state, req, &flow, identity_id, Some(record), &provider.id).await
+}
+
+/// Completes the flow and starts a session (registering `record` first, when given), replacing
+/// the browser's previous session (no fixation); 303 to the flow's `return_to`.
+async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    flow: &Flow,
+    identity_id: Id,
+    record: Option<IdentityRecord>,
+    provider: &str,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.settings.settings.clock.now();
+    let (mut session_row, token) = state.sessions.start(identity_id, METHOD, now);
+    if let Some(first) = session_row.authentication_methods.0.get_mut(0) {
+        first["provider"] = serde_json::Value::String(provider.into());
+    }
+    let previous = session::current(state, req).await?.map(|(old, _)| old.id);
+    let (kind, flow_id, inserted, at) =
+        (flow.kind(), flow.id(), session_row.clone(), now.naive_utc());
+    let registered = record.is_some();
+    let completed = state
+        .db
+        .write(move |c| {
+            c.transaction(|c| {
+                let done = match kind {
+                    FlowKind::Login => crate::flow::login::store::complete(c, flow_id, at)?,
+                    _ => store::complete_registration_flow(c, flow_id, at)?,
+                };
+                if !done {
+                    return Ok(false);
+                }
+                if let Some(record) = record {
+                    crate::identity::store::insert(c, record).map_err(|e| match e {
+                        crate::identity::store::InsertError::Query(q) => q,
+                        _ => diesel::result::Error::RollbackTransaction,
+                    })?;
+                }
+                if let Some(old) = previous {
+                    crate::session::store::deactivate(c, old, at)?;
+                }
+                crate::session::store::insert(c, &inserted)?;
+                Ok::<_, diesel::result::Error>(true)
+            })
+            .map_err(ApiError::from)
+        })
+        .await?;
+    if !completed {
+        return Err(ApiError::BadRequest(
+            "this flow was already completed; start a new one".into(),
+        ));
+    }
+    tracing::info!(identity_id = %identity_id.0, registered, "signed in with an upstream provider");
+    let session_cookie =
+        state
+            .sessions
+            .cookies
+            .issue(&token, session_row.expires_at.and_utc(), now);
+    let (_, csrf_cookie) = state.csrf.fresh();
+    let return_to = match flow {
+        Flow::Login(r) => r.return_to.clone(),
+        Flow::Registration(r) => r.return_to.clone(),
+        Flow::Settings(r) => r.return_to.clone(),
+    };
+    let target = state.settings.flows.return_to.target(return_to.as_deref());
+    Ok(with_cookies(
+        see_other(target.as_str()),
+        [Some(session_cookie), csrf_cookie],
+    )
+    .finish())
+}
+
+/// The address belongs to an existing identity: no link and no session yet. A login flow (this
+/// one, or a new one for a registration flow) waits for the user to sign in with an existing
+/// credential; only then is the upstream account linked.
+async fn account_exists(
+    state: &AppState,
+    flow: Flow,
+    pending: PendingLink,
+    duplicate: &str,
+    label: &str,
+) -> Result<HttpResponse, ApiError> {
+    let login: LoginFlowRow = match flow {
+        Flow::Login(row) => row,
+        Flow::Registration(row) => {
+            let new = NewFlow {
+                request_url: row.request_url.clone(),
+                return_to: row
+                    .return_to
+                    .as_deref()
+                    .and_then(|r| url::Url::parse(r).ok()),
+                csrf_token_hash: row.csrf_token_hash.clone(),
+                messages: FlowMessages::default(),
+            };
+            lifecycle::create(state, new, false).await?
+        }
+        Flow::Settings(_) => unreachable!("settings links are handled before"),
+    };
+    let mut context = Context::from_flow(&login.internal_context);
+    context.link = Some(pending);
+    let expected = login.internal_context.clone();
+    let new = context.into_flow(&login.internal_context);
+    let now = state.settings.settings.clock.now().naive_utc();
+    let id = login.id;
+    let swapped = state
+        .db
+        .write(move |c| {
+            store::swap_context(c, FlowKind::Login, id, &expected, new, now).map_err(ApiError::from)
+        })
+        .await?;
+    if !swapped {
+        return Err(ApiError::Conflict(
+            "the flow changed meanwhile; try again".into(),
+        ));
+    }
+    let mut messages = FlowMessages::form(text::sign_in_to_link(duplicate, label));
+    messages.form.push(text::account_exists());
+    let mut login = login;
+    login.identifier = Some(duplicate.to_string());
+    show_message(state, Flow::Login(login), messages).await
+}
+
+/// Required traits are missing: the registration form with the traits the provider gave and
+/// messages on the rest; submitting it with the provider button starts a new round trip whose
+/// claims are merged over what the user typed.
+async fn complete_traits(
+    state: &AppState,
+    flow: Flow,
+    traits: serde_json::Value,
+    messages: FlowMessages,
+) -> Result<HttpResponse, ApiError> {
+    let mut row = match flow {
+        Flow::Registration(row) => row,
+        Flow::Login(row) => {
+            let new = NewFlow {
+                request_url: row.request_url.clone(),
+                return_to: row
+                    .return_to
+                    .as_deref()
+                    .and_then(|r| url::Url::parse(r).ok()),
+                csrf_token_hash: row.csrf_token_hash.clone(),
+                messages: FlowMessages::default(),
+            };
+            let schema = state.settings.settings.identity.default_schema_id.clone();
+            lifecycle::create(state, new, schema).await?
+        }
+        Flow::Settings(_) => unreachable!("settings links are handled before"),
+    };
+    row.traits = crate::flow::registration::kept_traits(&traits);
+    show_message(state, Flow::Registration(row), messages).await
+}
