@@ -133,6 +133,11 @@ pub trait FlowRow: Clone + Send + 'static {
     fn is_browser(&self) -> bool {
         self.columns().flow_type == "browser"
     }
+
+    /// Query parameters a browser restart keeps besides `return_to` (an aal2 login's `aal`).
+    fn restart_params(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
 }
 
 /// The URL `req` asked for, under the public URL (a flow's `request_url`).
@@ -297,6 +302,9 @@ pub fn expired<R: FlowRow>(
             .public_url
             .join(&format!("self-service/{}/browser", R::NAME))
             .expect("a fixed relative path joins");
+        for (name, value) in row.restart_params() {
+            restart.query_pairs_mut().append_pair(name, value);
+        }
         if let Some(return_to) = columns.return_to {
             restart
                 .query_pairs_mut()

@@ -91,6 +91,43 @@ pub async fn mark(
         .await
 }
 
+/// A browser aal2 flow opened by the server right after a first factor, for state that must wait
+/// for the second factor (an upstream account to link): `context` is set in its
+/// `internal_context`. It is bound to the browser that holds `csrf` and returns to `return_to`.
+/// `None` when the identity has no second factor.
+pub async fn open_after_first_factor(
+    state: &AppState,
+    session: &SessionRow,
+    return_to: &Url,
+    csrf: &CsrfToken,
+    context: (&str, Value),
+) -> Result<Option<LoginFlowRow>, ApiError> {
+    let methods = super::second_factors(state, session.identity_id).await?;
+    if methods.is_empty() {
+        return Ok(None);
+    }
+    let identity = session::identity_for(state, session.identity_id).await?;
+    let identifier = identity.traits["email"]
+        .as_str()
+        .map_or_else(|| identity.id.to_string(), str::to_string);
+    let new = lifecycle::NewFlow {
+        request_url: super::aal::step_up_url(state, Some(return_to.as_str())).into(),
+        return_to: Some(return_to.clone()),
+        csrf_token_hash: Some(state.csrf.flow_hash(csrf)),
+        messages: FlowMessages::default(),
+    };
+    let mut row: LoginFlowRow = lifecycle::create(state, new, false).await?;
+    row.internal_context.0[context.0] = context.1;
+    let request = Aal2Request {
+        identity_id: session.identity_id,
+        identifier,
+        methods,
+    };
+    mark(state, &mut row, request).await?;
+    crate::webauthn::login::prepare(state, &mut row).await?;
+    Ok(Some(row))
+}
+
 fn context_identity(row: &LoginFlowRow) -> Option<Id> {
     let raw = row.internal_context.0[CONTEXT_KEY]["identity_id"].as_str()?;
     uuid::Uuid::parse_str(raw).ok().map(Id)
@@ -309,6 +346,9 @@ pub async fn finish(
         ));
     }
     tracing::info!(identity_id = %old.identity_id.0, session_id = %upgraded.id.0, method, "session upgraded to aal2");
+    // An upstream account that waited for this second factor is linked now.
+    crate::flow::oidc::link::link_after_sign_in(state, &step.row.internal_context, old.identity_id)
+        .await;
     let identity = session::identity_for(state, old.identity_id).await?;
     let wire = session::to_wire(&upgraded, identity);
     if step.row.flow_type != "browser" {

@@ -13,7 +13,9 @@ use service_kit::db::Id;
 use service_kit::settings::SecretList;
 use sha2::Sha256;
 
+use super::store::{self, LookupCodeRow};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub const CODES: usize = 12;
 pub const LENGTH: usize = 8;
@@ -84,6 +86,54 @@ pub fn open_pending(cipher: &KeyCipher, stored: &Value, flow_id: Id) -> Option<V
     )?;
     let joined = String::from_utf8(plain).ok()?;
     Some(joined.split(',').map(str::to_string).collect())
+}
+
+/// The codes of the recovery-code credential `credential_id` in the clear, in order, with
+/// their rows; codes sealed under an older secret are re-sealed and re-hashed under the first
+/// (as TOTP secrets are). `None` when a code opens under no configured secret (the one that
+/// sealed it was removed from `secrets.cipher`).
+pub async fn open_codes(
+    state: &AppState,
+    credential_id: Id,
+) -> Result<Option<Vec<(LookupCodeRow, String)>>, ApiError> {
+    let rows = state
+        .db
+        .read(move |c| store::list_codes(c, credential_id).map_err(ApiError::from))
+        .await?;
+    let mfa = &state.mfa;
+    let mut opened = Vec::with_capacity(rows.len());
+    let mut resealed = Vec::new();
+    for mut row in rows {
+        let aad = row.id.0.as_bytes();
+        let Some((plain, index)) =
+            mfa.lookup_cipher
+                .open(&row.key_fingerprint, &row.sealed_code, aad)
+        else {
+            tracing::warn!(
+                credential_id = %credential_id.0,
+                "recovery codes open under no configured secrets.cipher"
+            );
+            return Ok(None);
+        };
+        let code = String::from_utf8(plain).map_err(anyhow::Error::from)?;
+        if index > 0 {
+            let sealed = mfa.lookup_cipher.seal(code.as_bytes(), aad)?;
+            row.sealed_code = sealed.ciphertext;
+            row.key_fingerprint = sealed.fingerprint;
+            row.code_hash = hash(&mfa.lookup_hash_keys, &code);
+            resealed.push(row.clone());
+        }
+        opened.push((row, code));
+    }
+    if !resealed.is_empty() {
+        let count = resealed.len();
+        state
+            .db
+            .write(move |c| store::update_sealed(c, &resealed).map_err(ApiError::from))
+            .await?;
+        tracing::info!(credential_id = %credential_id.0, count, "recovery codes re-sealed");
+    }
+    Ok(Some(opened))
 }
 
 #[cfg(test)]

@@ -246,29 +246,20 @@ async fn confirm_lookup(mut submit: Submit<'_>) -> Result<HttpResponse, ApiError
 async fn reveal_lookup(mut submit: Submit<'_>) -> Result<HttpResponse, ApiError> {
     let state = submit.state;
     let identity_id = submit.session.identity_id;
-    let rows = state
+    let credential = state
         .db
-        .read(move |c| {
-            let Some(credential) = store::find_credential(c, identity_id, LOOKUP)? else {
-                return Ok(None);
-            };
-            store::list_codes(c, credential.id)
-                .map(Some)
-                .map_err(ApiError::from)
-        })
+        .read(move |c| store::find_credential(c, identity_id, LOOKUP).map_err(ApiError::from))
         .await?;
-    let Some(rows) = rows else {
+    let Some(credential) = credential else {
         let message = text::no_lookup();
         return complete::reject(submit, Some(LOOKUP), None, FlowMessages::form(message)).await;
     };
+    let Some(codes) = lookup::open_codes(state, credential.id).await? else {
+        let message = text::lookup_unreadable();
+        return complete::reject(submit, Some(LOOKUP), None, FlowMessages::form(message)).await;
+    };
     let mut shown = Vec::new();
-    for row in rows {
-        let (plain, _) = state
-            .mfa
-            .lookup_cipher
-            .open(&row.key_fingerprint, &row.sealed_code, row.id.0.as_bytes())
-            .ok_or_else(|| anyhow::anyhow!("a recovery code does not open under secrets.cipher"))?;
-        let code = String::from_utf8(plain).map_err(anyhow::Error::from)?;
+    for (row, code) in codes {
         shown.push(match row.used_at {
             Some(at) => format!("{code}|{}", at.and_utc().to_rfc3339()),
             None => code,

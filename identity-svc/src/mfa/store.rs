@@ -22,18 +22,41 @@ pub struct LookupCodeRow {
     pub created_at: NaiveDateTime,
 }
 
-/// Which of `types` the identity has credentials of.
+/// Which of `types` the identity has credentials of. Recovery codes count only while one is
+/// unused (Kratos' rule): used-up codes cannot reach aal2, so asking for it would lock the
+/// identity out.
 pub fn credential_types(
     c: &mut AnyConnection,
     identity_id: Id,
     types: &[String],
 ) -> QueryResult<Vec<String>> {
-    identity_credentials::table
+    let found: Vec<(Id, String)> = identity_credentials::table
         .filter(identity_credentials::identity_id.eq(identity_id))
         .filter(identity_credentials::credential_type.eq_any(types))
-        .select(identity_credentials::credential_type)
+        .select((
+            identity_credentials::id,
+            identity_credentials::credential_type,
+        ))
         .order(identity_credentials::credential_type.asc())
-        .load(c)
+        .load(c)?;
+    let mut kinds = Vec::with_capacity(found.len());
+    for (id, kind) in found {
+        if kind == super::LOOKUP && !has_unused_code(c, id)? {
+            continue;
+        }
+        kinds.push(kind);
+    }
+    Ok(kinds)
+}
+
+/// Whether the recovery-code credential `credential_id` has a code left.
+fn has_unused_code(c: &mut AnyConnection, credential_id: Id) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        codes::table
+            .filter(codes::identity_credential_id.eq(credential_id))
+            .filter(codes::used_at.is_null()),
+    ))
+    .get_result(c)
 }
 
 /// The identity's credential of type `kind`.
@@ -158,6 +181,20 @@ pub fn list_codes(c: &mut AnyConnection, credential_id: Id) -> QueryResult<Vec<L
         .filter(codes::identity_credential_id.eq(credential_id))
         .order(codes::position.asc())
         .load(c)
+}
+
+/// Stores codes re-sealed and re-hashed under the current secret.
+pub fn update_sealed(c: &mut AnyConnection, rows: &[LookupCodeRow]) -> QueryResult<()> {
+    for row in rows {
+        diesel::update(codes::table.find(row.id))
+            .set((
+                codes::code_hash.eq(&row.code_hash),
+                codes::sealed_code.eq(&row.sealed_code),
+                codes::key_fingerprint.eq(&row.key_fingerprint),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// What became of a typed recovery code.

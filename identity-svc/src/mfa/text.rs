@@ -157,6 +157,13 @@ pub fn lookup_used() -> UiText {
     )
 }
 
+/// 4000001: the stored recovery codes open under no configured `secrets.cipher`.
+pub fn lookup_unreadable() -> UiText {
+    let reason = "Your recovery codes can no longer be shown: the key that protected them was \
+                  retired. Generate new recovery codes.";
+    text(4000001, "error", reason, Some(json!({ "reason": reason })))
+}
+
 /// 4000014: recovery codes asked for but not set up.
 pub fn no_lookup() -> UiText {
     text(

@@ -69,6 +69,10 @@ pub async fn lookup(state: &AppState, identity_id: Id, typed: &str) -> Result<Ve
         .db
         .write(move |c| store::consume_code(c, credential.id, &hashes, at).map_err(ApiError::from))
         .await?;
+    if consumed == Consumed::Now {
+        // Re-seals codes an older secret sealed; one that no secret opens is logged there.
+        lookup::open_codes(state, credential.id).await?;
+    }
     Ok(match consumed {
         Consumed::Now => Ok(()),
         Consumed::Before => Err(text::lookup_used()),

@@ -297,6 +297,8 @@ async fn list_my_sessions(
     let (current, identity) = super::current(&state, &req)
         .await?
         .ok_or(ApiError::SessionInactive)?;
+    // Same rule as whoami: an aal1 session of an identity with a second factor sees nothing.
+    crate::mfa::aal::check_whoami(&state, &current).await?;
     let filter = SessionFilter {
         identity_id: Some(current.identity_id),
         active: Some(true),
@@ -319,6 +321,7 @@ async fn disable_my_session(
     let (current, _) = super::current(&state, &req)
         .await?
         .ok_or(ApiError::SessionInactive)?;
+    crate::mfa::aal::check_whoami(&state, &current).await?;
     let id = parse_id(&id)?;
     if id == current.id {
         return Err(ApiError::BadRequest(
@@ -348,6 +351,7 @@ async fn disable_my_other_sessions(
     let (current, _) = super::current(&state, &req)
         .await?
         .ok_or(ApiError::SessionInactive)?;
+    crate::mfa::aal::check_whoami(&state, &current).await?;
     let at = now(&state);
     let count = state
         .db

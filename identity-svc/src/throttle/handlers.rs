@@ -20,7 +20,8 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Clears the counts and locks of every password identifier of the identity.
+/// Clears the counts and locks of every password identifier of the identity and of its aal2
+/// step-up.
 #[tracing::instrument(skip_all)]
 async fn delete_identity_login_lockout(
     state: web::Data<AppState>,
@@ -32,10 +33,12 @@ async fn delete_identity_login_lockout(
         .read(move |c| store::password_identifiers(c, Id(id)).map_err(ApiError::from))
         .await?
         .ok_or(ApiError::NotFound)?;
-    let keys: Vec<String> = identifiers
+    let mut keys: Vec<String> = identifiers
         .iter()
         .map(|i| state.throttle.identifier_key(i))
         .collect();
+    // The aal2 step-up counts second-factor failures under the identity (src/mfa/login.rs).
+    keys.push(state.throttle.identifier_key(&format!("aal2:{id}")));
     clear(&state, keys).await?;
     tracing::info!(identity_id = %id, "cleared the sign-in lockout of an identity");
     Ok(HttpResponse::NoContent().finish())

@@ -22,6 +22,10 @@ use crate::flow::submit::Submission;
 use crate::flow::text;
 use crate::state::AppState;
 
+/// Keys of one kind (passkeys, security keys) an identity may register: each is checked at
+/// sign-in, so an unbounded list would be a cost anyone signed in could inflate.
+pub const MAX_KEYS: usize = 20;
+
 #[derive(Serialize, Deserialize)]
 struct Ceremony {
     registration: PasskeyRegistration,
@@ -251,6 +255,12 @@ pub async fn update(
     config.user_handle = ceremony.handle.to_string();
     let id = credential_id(&key);
     config.credentials.retain(|k| k.id != id);
+    if config.credentials.len() >= MAX_KEYS {
+        let messages = FlowMessages::form(nodes::validation(&format!(
+            "You already have {MAX_KEYS} keys of this kind; remove one before adding another."
+        )));
+        return reject(submit, Some(name), None, messages).await;
+    }
     config.credentials.push(StoredKey {
         id,
         display_name: display_name.unwrap_or_else(|| user_name(&identity)),

@@ -10,8 +10,8 @@ use crate::flows::{
 };
 use crate::helpers::expect_error;
 use crate::mfa_support::{
-    ADA, api_step_up, code_now, enrol_totp_api, find_node, mfa_app, mfa_app_with, press,
-    start_api_step_up, start_browser_step_up,
+    ADA, api_step_up, code_now, enrol_lookup_api, enrol_totp_api, find_node, mfa_app, mfa_app_with,
+    press, start_api_step_up, start_browser_step_up,
 };
 
 #[tokio::test]
@@ -200,4 +200,99 @@ async fn admin_removes_second_factors_but_not_passwords() {
         identity["credentials"]["password"]["identifiers"],
         json!([ADA])
     );
+}
+
+#[tokio::test]
+async fn own_session_endpoints_need_aal2_like_whoami() {
+    let app = mfa_app().await;
+    app.create_person_with_password(ADA).await;
+    let token = api_token(&app, ADA).await;
+    enrol_totp_api(&app, &token).await;
+    let aal1 = api_token(&app, ADA).await;
+    let res = get_with_token(&app, "/sessions", &aal1).await;
+    assert_eq!(expect_error(res, 403).await["id"], "session_aal2_required");
+    let delete = |path: String| {
+        let http = app.http.clone();
+        let aal1 = aal1.clone();
+        async move {
+            http.delete(path)
+                .header("x-session-token", aal1)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = delete(format!("{}/sessions", app.public)).await;
+    assert_eq!(expect_error(res, 403).await["id"], "session_aal2_required");
+    let other = uuid::Uuid::new_v4();
+    let res = delete(format!("{}/sessions/{other}", app.public)).await;
+    assert_eq!(expect_error(res, 403).await["id"], "session_aal2_required");
+    // Nothing was revoked.
+    let admin: Value = app
+        .get("/admin/sessions?active=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        admin.as_array().unwrap().len(),
+        2,
+        "both sessions still active"
+    );
+}
+
+#[tokio::test]
+async fn used_up_recovery_codes_no_longer_ask_for_aal2() {
+    let app = mfa_app().await;
+    app.create_person_with_password(ADA).await;
+    let token = api_token(&app, ADA).await;
+    let codes = enrol_lookup_api(&app, &token).await;
+    assert_eq!(codes.len(), 12);
+    let res = get_with_token(&app, "/sessions/whoami", &token).await;
+    expect_error(res, 403).await;
+    for code in &codes {
+        let body = json!({"method": "lookup_secret", "lookup_secret": code});
+        let aal1 = api_token(&app, ADA).await;
+        assert_eq!(api_step_up(&app, &aal1, body).await.status(), 200);
+    }
+    let token = api_token(&app, ADA).await;
+    // No code left: aal1 is the highest level again, so whoami and settings answer.
+    let res = get_with_token(&app, "/sessions/whoami", &token).await;
+    assert_eq!(res.status(), 200);
+    let res = get_with_token(&app, "/self-service/login/api?aal=aal2", &token).await;
+    expect_error(res, 400).await;
+    start_api_with_token(&app, "settings", &token).await;
+
+    // Another factor still counts.
+    enrol_totp_api(&app, &token).await;
+    let res = get_with_token(&app, "/sessions/whoami", &token).await;
+    assert_eq!(expect_error(res, 403).await["id"], "session_aal2_required");
+}
+
+#[tokio::test]
+async fn an_expired_aal2_flow_restarts_as_an_aal2_flow() {
+    let app = mfa_app().await;
+    app.create_person_with_password(ADA).await;
+    let token = api_token(&app, ADA).await;
+    enrol_totp_api(&app, &token).await;
+    let browser = Browser::new();
+    browser.log_in(&app, ADA).await;
+    let flow = start_browser_step_up(&app, &browser).await;
+    app.clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let path = format!(
+        "/self-service/login/flows?id={}",
+        flow["id"].as_str().unwrap()
+    );
+    let res = get_public(&browser.http, &app, &path, true).await;
+    assert_eq!(res.status(), 410);
+    let gone: Value = res.json().await.unwrap();
+    let restart = url::Url::parse(
+        gone["error"]["details"]["redirect_to"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{gone}")),
+    )
+    .unwrap();
+    assert_eq!(restart.path(), "/self-service/login/browser");
+    let query: Vec<(String, String)> = restart.query_pairs().into_owned().collect();
+    assert!(query.contains(&("aal".into(), "aal2".into())), "{gone}");
 }

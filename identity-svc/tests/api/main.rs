@@ -23,6 +23,7 @@ mod mfa_lookup;
 mod mfa_support;
 mod mfa_totp;
 mod oidc_linking;
+mod oidc_review;
 mod oidc_support;
 mod oidc_upstream;
 mod passkeys;

@@ -6,10 +6,12 @@ use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::flows::{api_token, get_with_token, start_api_with_token, submit_with_token};
-use crate::helpers::expect_error;
+use service_kit::settings::SecretList;
+
+use crate::helpers::{TestApp, expect_error, random_secret};
 use crate::mfa_support::{
-    ADA, MINUTE, admin_credentials, api_step_up, enrol_lookup_api, find_node, mfa_app,
-    node_message_ids, press, shown_codes, start_api_step_up, start_browser_step_up,
+    ADA, MINUTE, admin_credentials, api_step_up, enrol_lookup_api, find_node, mfa_app, mfa_app_on,
+    mfa_app_with, node_message_ids, press, shown_codes, start_api_step_up, start_browser_step_up,
 };
 
 #[tokio::test]
@@ -271,5 +273,69 @@ async fn if_18_disabling_recovery_codes_needs_a_recent_aal2_sign_in() {
             .await
             .status(),
         200
+    );
+}
+
+/// Restarts on `app`'s database with `cipher` as `secrets.cipher` (and `cookie` kept).
+async fn restart(app: TestApp, cookie: &SecretList, cipher: SecretList, lax: bool) -> TestApp {
+    let cookie = cookie.clone();
+    mfa_app_on(app.db, move |s| {
+        s.secrets.cookie = cookie;
+        s.secrets.cipher = cipher;
+        if lax {
+            s.selfservice.flows.settings.required_aal =
+                serde_json::from_value(json!("aal1")).unwrap();
+        }
+    })
+    .await
+}
+
+async fn reveal(app: &TestApp, token: &str) -> reqwest::Response {
+    let flow = start_api_with_token(app, "settings", token).await;
+    let body = json!({"method": "lookup_secret", "lookup_secret_reveal": true});
+    submit_with_token(app, token, &flow, body).await
+}
+
+#[tokio::test]
+async fn codes_follow_a_secret_rotation_and_a_lost_secret_is_said_plainly() {
+    let (old, new, cookie) = (random_secret(), random_secret(), random_secret());
+    let (o, c) = (old.clone(), cookie.clone());
+    let app = mfa_app_with(move |s| {
+        s.secrets.cipher = o;
+        s.secrets.cookie = c;
+    })
+    .await;
+    app.create_person_with_password(ADA).await;
+    let token = api_token(&app, ADA).await;
+    let codes = enrol_lookup_api(&app, &token).await;
+
+    // A new first secret, the old one kept: a use re-seals the codes under the new one.
+    let both = SecretList::new(new.all().iter().chain(old.all()).cloned());
+    let app = restart(app, &cookie, both, false).await;
+    let token = api_token(&app, ADA).await;
+    let body = json!({"method": "lookup_secret", "lookup_secret": codes[0]});
+    assert_eq!(api_step_up(&app, &token, body).await.status(), 200);
+
+    // The old secret removed: the codes still work and still show.
+    let app = restart(app, &cookie, new, false).await;
+    let token = api_token(&app, ADA).await;
+    let body = json!({"method": "lookup_secret", "lookup_secret": codes[1]});
+    let res = api_step_up(&app, &token, body).await;
+    assert_eq!(res.status(), 200);
+    let stepped: Value = res.json().await.unwrap();
+    let aal2 = stepped["session_token"].as_str().unwrap().to_string();
+    let res = reveal(&app, &aal2).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(shown_codes(&res.json().await.unwrap()), codes[2..].to_vec());
+
+    // No configured secret opens them: a form message, not a 500.
+    let app = restart(app, &cookie, random_secret(), true).await;
+    let token = api_token(&app, ADA).await;
+    let res = reveal(&app, &token).await;
+    assert_eq!(res.status(), 400);
+    let refused: Value = res.json().await.unwrap();
+    assert!(
+        refused.to_string().contains("Generate new recovery codes"),
+        "{refused}"
     );
 }

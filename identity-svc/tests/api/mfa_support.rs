@@ -19,7 +19,15 @@ pub const STEP: Duration = Duration::from_secs(30);
 
 /// A dev-mode app with TOTP and recovery codes on, a 5-minute privileged window, and `tune`.
 pub async fn mfa_app_with(tune: impl FnOnce(&mut identity_svc::Settings)) -> TestApp {
-    spawn_on(fresh_database(), |s| {
+    mfa_app_on(fresh_database(), tune).await
+}
+
+/// [`mfa_app_with`] on an existing database (a restart with other settings).
+pub async fn mfa_app_on(
+    db: service_kit::db::testdb::TestDatabase,
+    tune: impl FnOnce(&mut identity_svc::Settings),
+) -> TestApp {
+    spawn_on(db, |s| {
         s.dev = true;
         s.selfservice.methods.totp.enabled = true;
         s.selfservice.methods.lookup_secret.enabled = true;

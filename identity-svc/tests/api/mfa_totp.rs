@@ -264,7 +264,7 @@ async fn wrong_codes_count_toward_the_lockout() {
             .max_failures_per_identifier = 3;
     })
     .await;
-    app.create_person_with_password(ADA).await;
+    let ada = app.create_person_with_password(ADA).await;
     let token = api_token(&app, ADA).await;
     let secret = enrol_totp_api(&app, &token).await;
     let aal1 = api_token(&app, ADA).await;
@@ -283,6 +283,17 @@ async fn wrong_codes_count_toward_the_lockout() {
     expect_error(get_with_token(&app, "/sessions/whoami", &aal1).await, 403).await;
     // The lock is the second factor's: the password still signs in.
     assert_eq!(api_login(&app, ADA, PASSWORD).await.status(), 200);
+    // The admin unlock of the identity clears the step-up's lock too.
+    let unlock = format!(
+        "{}/admin/identities/{}/login-lockout",
+        app.admin,
+        ada["id"].as_str().unwrap()
+    );
+    let res = app.http.delete(unlock).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let body = json!({"method": "totp", "totp_code": code_now(&app, &secret)});
+    let res = submit_with_token(&app, &aal1, &flow, body).await;
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]

@@ -81,13 +81,23 @@ fn method_settings(settings: &mut identity_svc::Settings, issuer: &str) {
     .expect("valid oidc settings");
 }
 
-/// identity-svc (dev mode, the `oidc` method on) and its upstream, with the client registered.
+/// identity-svc (dev mode, the `oidc` method on, the registration `session` hook) and its
+/// upstream, with the client registered.
 pub async fn pair() -> (TestApp, Upstream) {
+    pair_with(|_| {}).await
+}
+
+/// [`pair`] with `tune` applied to identity-svc's settings last; registrations sign in (the
+/// `session` hook) unless `tune` drops the hook.
+pub async fn pair_with(tune: impl FnOnce(&mut identity_svc::Settings)) -> (TestApp, Upstream) {
     let up = spawn_upstream().await;
     let issuer = up.public.clone();
     let app = spawn_on(fresh_database(), |s| {
         s.dev = true;
         method_settings(s, &issuer);
+        s.selfservice.flows.registration.after.hooks =
+            vec![serde_json::from_value(json!({"hook": "session"})).unwrap()];
+        tune(s);
     })
     .await;
     let redirect = format!(

@@ -354,3 +354,24 @@ async fn a_replay_on_a_used_flow_gets_a_new_flow_with_its_own_challenge() {
     );
     assert_refused(submit_assertion(&app, &replacement, &assertion).await).await;
 }
+
+#[tokio::test]
+async fn an_identity_holds_at_most_twenty_passkeys() {
+    let app = passkey_app().await;
+    app.create_person_with_password(ADA).await;
+    for _ in 0..20 {
+        register(&app, &mut Authenticator::new()).await;
+    }
+    let token = api_token(&app, ADA).await;
+    let flow = start_api_with_token(&app, "settings", &token).await;
+    let options = node_json(&flow, "passkey_create_data")["credentialOptions"].clone();
+    let credential = Authenticator::new().create(&options, ORIGIN);
+    let body = json!({"method": "passkey", "passkey_register": credential});
+    let res = submit_with_token(&app, &token, &flow, body).await;
+    assert_eq!(res.status(), 400);
+    let refused: Value = res.json().await.unwrap();
+    assert!(
+        refused.to_string().contains("You already have 20 keys"),
+        "{refused}"
+    );
+}

@@ -271,8 +271,6 @@ async fn sign_in(
     json: bool,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.settings.clock.now();
-    // An upstream account waiting for this proof of the existing credential is linked now.
-    crate::flow::oidc::link::link_after_sign_in(state, &row.internal_context, identity_id).await?;
     let (session_row, token) = state.sessions.start(identity_id, method, now);
     let previous = match session::current(state, req).await? {
         Some((old, _)) => Some(old.id),
@@ -293,7 +291,14 @@ async fn sign_in(
         ));
     }
     tracing::info!(identity_id = %identity_id.0, session_id = %session_row.id.0, method, "signed in");
+    let target = state
+        .settings
+        .flows
+        .return_to
+        .target(row.return_to.as_deref());
     if row.flow_type != "browser" {
+        // An upstream account waiting for this proof is linked now (not below a due aal2).
+        crate::flow::oidc::link::after_first_factor(state, row, &session_row, None, target).await?;
         // Only API flows get the token; browsers get it only inside the HttpOnly cookie.
         let identity = session::identity_for(state, identity_id).await?;
         let body = SuccessfulLogin {
@@ -310,14 +315,12 @@ async fn sign_in(
             .sessions
             .cookies
             .issue(&token, session_row.expires_at.and_utc(), now);
-    let (_, csrf_cookie) = state.csrf.fresh();
-    let target = state
-        .settings
-        .flows
-        .return_to
-        .target(row.return_to.as_deref());
-    // An identity with a second factor goes on to the step-up (Kratos' aal2 redirect).
-    let target = crate::mfa::aal::after_first_factor(state, &session_row, target).await?;
+    let (csrf, csrf_cookie) = state.csrf.fresh();
+    // An identity with a second factor goes on to the step-up (Kratos' aal2 redirect); an
+    // upstream account waiting for this proof is linked now, or after the step-up when one is due.
+    let target =
+        crate::flow::oidc::link::after_first_factor(state, row, &session_row, Some(&csrf), target)
+            .await?;
     if json {
         let identity = session::identity_for(state, identity_id).await?;
         let body = SuccessfulLogin {

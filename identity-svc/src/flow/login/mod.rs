@@ -67,6 +67,14 @@ impl FlowRow for LoginFlowRow {
         (self.state != STATE_OPEN).then(|| self.updated_at.and_utc())
     }
 
+    fn restart_params(&self) -> Vec<(&'static str, &str)> {
+        if self.requested_aal == "aal2" {
+            vec![("aal", "aal2")]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn ui(state: &AppState) -> &Url {
         &state.settings.flows.login_ui
     }

@@ -8,9 +8,14 @@ use service_kit::cipher::KeyCipher;
 use service_kit::db::{Id, Json};
 use sha2::{Digest, Sha256};
 
+use url::Url;
+
 use super::CONTEXT_KEY;
 use super::upstream::Verified;
+use crate::csrf::CsrfToken;
 use crate::error::ApiError;
+use crate::flow::login::store::LoginFlowRow;
+use crate::session::store::SessionRow;
 use crate::state::AppState;
 
 const SALT: &[u8] = b"olympus/identity-svc/oidc";
@@ -153,31 +158,83 @@ pub fn providers(config: Option<&Json>) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// After a password sign-in on a login flow: links the upstream account the flow was waiting
-/// for, if the identity that signed in is the one whose address it had. Called before the
-/// session is issued; a failure to link does not stop the sign-in (logged).
-pub async fn link_after_sign_in(
-    state: &AppState,
-    internal_context: &Json,
-    identity_id: Id,
-) -> Result<(), ApiError> {
-    let Some(link) = Context::from_flow(internal_context).link else {
-        return Ok(());
-    };
+/// The upstream account a login flow waited for, if `identity_id` is the identity whose address
+/// it had.
+fn pending_for(internal_context: &Json, identity_id: Id) -> Option<PendingLink> {
+    let link = Context::from_flow(internal_context).link?;
     if link.identity_id != identity_id.0 {
         tracing::info!(
             "signed in to another identity than the one the upstream account matched; not linked"
         );
-        return Ok(());
+        return None;
     }
+    Some(link)
+}
+
+/// Links the upstream account a completed login flow waited for (called only after the flow was
+/// completed, so the proof is spent). A failure — the account was linked meanwhile — is logged
+/// and does not undo the sign-in.
+pub async fn link_after_sign_in(state: &AppState, internal_context: &Json, identity_id: Id) {
+    let Some(link) = pending_for(internal_context, identity_id) else {
+        return;
+    };
     let now = state.settings.settings.clock.now().naive_utc();
-    let (identifier, entry) = (link.identifier.clone(), link.entry.clone());
-    state
+    let (identifier, entry) = (link.identifier, link.entry);
+    let linked = state
         .db
         .write(move |c| {
             super::store::link(c, identity_id, &identifier, entry, now).map_err(ApiError::from)
         })
-        .await?;
-    tracing::info!(identity_id = %identity_id.0, "linked an upstream account after sign-in");
-    Ok(())
+        .await;
+    match linked {
+        Ok(()) => {
+            tracing::info!(identity_id = %identity_id.0, "linked an upstream account after sign-in");
+        }
+        Err(e) => {
+            tracing::warn!(identity_id = %identity_id.0, error = %e, "the upstream account was not linked");
+        }
+    }
+}
+
+/// After a first factor on a completed login flow: when the session must still step up, an
+/// upstream account the flow waited for moves into a new aal2 flow (linked when that one
+/// completes) and the browser goes there; otherwise it is linked now. Answers where the browser
+/// goes next (`target`, or the step-up). API flows (no `csrf`) link only when no step-up is due.
+pub async fn after_first_factor(
+    state: &AppState,
+    row: &LoginFlowRow,
+    session: &SessionRow,
+    csrf: Option<&CsrfToken>,
+    target: Url,
+) -> Result<Url, ApiError> {
+    let identity_id = session.identity_id;
+    let Some(link) = pending_for(&row.internal_context, identity_id) else {
+        return crate::mfa::aal::after_first_factor(state, session, target).await;
+    };
+    let required = state.settings.settings.session.whoami.required_aal;
+    if !crate::mfa::aal::needs_step_up(state, session, required).await? {
+        link_after_sign_in(state, &row.internal_context, identity_id).await;
+        return Ok(target);
+    }
+    let Some(csrf) = csrf.filter(|_| row.flow_type == "browser") else {
+        tracing::info!("an API sign-in below aal2 does not link the upstream account");
+        return crate::mfa::aal::after_first_factor(state, session, target).await;
+    };
+    let context = Context {
+        link: Some(link),
+        ..Context::default()
+    };
+    let value = serde_json::to_value(context).map_err(anyhow::Error::from)?;
+    let opened = crate::mfa::login::open_after_first_factor(
+        state,
+        session,
+        &target,
+        csrf,
+        (CONTEXT_KEY, value),
+    )
+    .await?;
+    match opened {
+        Some(flow) => Ok(crate::flow::lifecycle::ui_url(state, &flow)),
+        None => crate::mfa::aal::after_first_factor(state, session, target).await,
+    }
 }

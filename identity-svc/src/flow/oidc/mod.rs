@@ -118,23 +118,24 @@ impl Default for Mapper {
 }
 
 impl Mapper {
-    /// The traits the claims give (claims that are absent or not scalars are skipped).
+    /// The traits the claims give. Only string, number and boolean claims are used; a trait path
+    /// that would cross a value that is not an object is skipped.
     pub fn traits(&self, claims: &serde_json::Value) -> serde_json::Value {
         let mut traits = serde_json::json!({});
         for (trait_path, claim_path) in &self.traits {
-            let Some(value) = lookup(claims, claim_path).filter(|v| !v.is_null()) else {
+            let Some(value) = lookup(claims, claim_path).filter(|v| is_scalar(v)) else {
                 continue;
             };
-            let mut at = &mut traits;
             let segments: Vec<&str> = trait_path.split('.').collect();
-            for segment in &segments[..segments.len() - 1] {
+            let (last, parents) = segments.split_last().expect("split yields one segment");
+            let mut at = Some(&mut traits);
+            for segment in parents {
                 at = at
-                    .as_object_mut()
-                    .map(|o| o.entry(*segment).or_insert_with(|| serde_json::json!({})))
-                    .expect("built as objects");
+                    .and_then(serde_json::Value::as_object_mut)
+                    .map(|o| o.entry(*segment).or_insert_with(|| serde_json::json!({})));
             }
-            if let Some(object) = at.as_object_mut() {
-                object.insert(segments[segments.len() - 1].into(), value.clone());
+            if let Some(object) = at.and_then(serde_json::Value::as_object_mut) {
+                object.insert((*last).into(), value.clone());
             }
         }
         traits
@@ -148,6 +149,29 @@ impl Mapper {
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false)
     }
+
+    /// The claim values the provider vouches for: empty unless the `verified_addresses_from`
+    /// claim is `true`; then the mapped claims it names (`email_verified` vouches for the
+    /// `email` claim; a name without the `_verified` suffix vouches for every mapped claim).
+    pub fn verified_values(&self, claims: &serde_json::Value) -> Vec<String> {
+        let Some(flag) = self.verified_addresses_from.as_deref() else {
+            return Vec::new();
+        };
+        if !self.addresses_verified(claims) {
+            return Vec::new();
+        }
+        let vouched = flag.strip_suffix("_verified");
+        self.traits
+            .values()
+            .filter(|claim| vouched.is_none_or(|v| *claim == v))
+            .filter_map(|claim| lookup(claims, claim))
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+fn is_scalar(value: &serde_json::Value) -> bool {
+    value.is_string() || value.is_number() || value.is_boolean()
 }
 
 fn lookup<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
@@ -315,5 +339,32 @@ mod tests {
         );
         assert!(mapper.addresses_verified(&claims));
         assert!(!mapper.addresses_verified(&serde_json::json!({"email_verified": "true"})));
+        assert_eq!(
+            mapper.verified_values(&claims),
+            vec!["a@b.test".to_string()]
+        );
+        let unverified = serde_json::json!({"email": "a@b.test", "email_verified": false});
+        assert!(mapper.verified_values(&unverified).is_empty());
+    }
+
+    #[test]
+    fn paths_crossing_a_scalar_and_structured_claims_are_skipped() {
+        let mapper = Mapper {
+            traits: BTreeMap::from([
+                ("name".into(), "name".into()),
+                ("name.first".into(), "given_name".into()),
+                ("groups".into(), "groups".into()),
+                ("age".into(), "age".into()),
+            ]),
+            verified_addresses_from: None,
+        };
+        let claims = serde_json::json!({
+            "name": "Ada Lovelace", "given_name": "Ada", "groups": ["a"], "age": 36
+        });
+        assert_eq!(
+            mapper.traits(&claims),
+            serde_json::json!({"name": "Ada Lovelace", "age": 36})
+        );
+        assert!(mapper.verified_values(&claims).is_empty());
     }
 }

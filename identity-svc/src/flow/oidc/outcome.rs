@@ -4,7 +4,6 @@
 //! automatic link), or a link from the settings flow.
 
 use actix_web::{HttpRequest, HttpResponse};
-use diesel::Connection;
 use service_kit::db::Id;
 use shared_types::identity::CreateIdentityBody;
 
@@ -34,16 +33,11 @@ pub async fn finish(
         return super::settings::link_verified(state, req, flow, provider, &verified, identifier)
             .await;
     }
-    let lookup = identifier.clone();
-    let found = state
-        .db
-        .read(move |c| store::find_identity(c, &lookup).map_err(ApiError::from))
-        .await?;
-    if let Some((identity_id, active)) = found {
+    if let Some((identity_id, active)) = find_identity(state, &identifier).await? {
         if !active {
             return Err(ApiError::IdentityDisabled);
         }
-        return sign_in(state, req, &flow, identity_id, None, &provider.id).await;
+        return sign_in_existing(state, req, &flow, identity_id, &provider.id).await;
     }
     let schema_id = match &flow {
         Flow::Registration(r) => r.identity_schema.clone(),
@@ -75,6 +69,10 @@ pub async fn finish(
         .await?;
     let entry = link::entry(state, &provider.id, &verified)?;
     if let Some(existing) = clash {
+        // A callback racing this one may have registered this upstream account just now.
+        if let Some((identity_id, true)) = find_identity(state, &identifier).await? {
+            return sign_in_existing(state, req, &flow, identity_id, &provider.id).await;
+        }
         let duplicate = values.first().cloned().unwrap_or_default();
         let label = provider
             .label
@@ -121,24 +119,88 @@ pub async fn finish(
         identity_credential_id: credential.id,
         identity_id: record.identity.id,
         credential_type: METHOD.into(),
-        identifier,
+        identifier: identifier.clone(),
         created_at: now,
         updated_at: now,
     };
+    let upstream = identifier;
     record.credentials.push((credential, vec![identifier_row]));
-    if provider.mapper.addresses_verified(&verified.claims) {
-        for address in &mut record.verifiable {
+    // The provider vouches only for the addresses it gave itself, never for what the user typed.
+    let vouched = provider.mapper.verified_values(&verified.claims);
+    for address in &mut record.verifiable {
+        let email = address.via == "email";
+        let value = crate::schema::normalise(&address.value, email);
+        if vouched
+            .iter()
+            .any(|v| crate::schema::normalise(v, email) == value)
+        {
             address.verified = true;
             address.status = "completed".into();
             address.verified_at = Some(now);
         }
     }
     let identity_id = record.identity.id;
-    sign_in(state, req, &flow, identity_id, Some(record), &provider.id).await
+    if let Some(done) = sign_in(state, req, &flow, identity_id, Some(record), &provider.id).await? {
+        return Ok(done);
+    }
+    lost_race(state, req, flow, provider, &upstream).await
 }
 
-/// Completes the flow and starts a session (registering `record` first, when given), replacing
-/// the browser's previous session (no fixation); 303 to the flow's `return_to`.
+/// Two callbacks registered the same new upstream account at once and this one lost: it signs
+/// in to the account the other created. When an address or identifier was taken by another
+/// identity instead, the flow stays open with a message.
+async fn lost_race(
+    state: &AppState,
+    req: &HttpRequest,
+    flow: Flow,
+    provider: &ProviderSettings,
+    upstream: &str,
+) -> Result<HttpResponse, ApiError> {
+    match find_identity(state, upstream).await? {
+        Some((_, false)) => Err(ApiError::IdentityDisabled),
+        Some((identity_id, true)) => {
+            tracing::info!("the upstream account was registered meanwhile; signing in to it");
+            sign_in_existing(state, req, &flow, identity_id, &provider.id).await
+        }
+        None => {
+            let reason = "Another account took this address meanwhile; try again.";
+            show_message(
+                state,
+                flow,
+                FlowMessages::form(text::upstream_failed(reason)),
+            )
+            .await
+        }
+    }
+}
+
+/// The identity an upstream account (`<provider>:<subject>`) signs in to, and whether it is active.
+async fn find_identity(state: &AppState, upstream: &str) -> Result<Option<(Id, bool)>, ApiError> {
+    let lookup = upstream.to_string();
+    state
+        .db
+        .read(move |c| store::find_identity(c, &lookup).map_err(ApiError::from))
+        .await
+}
+
+/// [`sign_in`] of an identity that exists (nothing new to register, so never taken).
+async fn sign_in_existing(
+    state: &AppState,
+    req: &HttpRequest,
+    flow: &Flow,
+    identity_id: Id,
+    provider: &str,
+) -> Result<HttpResponse, ApiError> {
+    sign_in(state, req, flow, identity_id, None, provider)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a sign-in without a new identity was taken").into())
+}
+
+/// Completes the flow and starts a session (registering `record` first, when given; a new
+/// identity gets a session only with the registration `session` hook, as with a password),
+/// replacing the browser's previous session (no fixation); 303 to the flow's `return_to`, or on
+/// to the step-up when the identity has a second factor. `None` when the new identity's upstream
+/// account, identifier or address was taken meanwhile (nothing was written).
 async fn sign_in(
     state: &AppState,
     req: &HttpRequest,
@@ -146,65 +208,91 @@ async fn sign_in(
     identity_id: Id,
     record: Option<IdentityRecord>,
     provider: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Option<HttpResponse>, ApiError> {
     let now = state.settings.settings.clock.now();
-    let (mut session_row, token) = state.sessions.start(identity_id, METHOD, now);
-    if let Some(first) = session_row.authentication_methods.0.get_mut(0) {
-        first["provider"] = serde_json::Value::String(provider.into());
-    }
-    let previous = session::current(state, req).await?.map(|(old, _)| old.id);
-    let (kind, flow_id, inserted, at) =
-        (flow.kind(), flow.id(), session_row.clone(), now.naive_utc());
     let registered = record.is_some();
+    let hook = !registered || state.settings.flows.registration.session_hook;
+    let started = hook.then(|| {
+        let (mut row, token) = state.sessions.start(identity_id, METHOD, now);
+        if let Some(first) = row.authentication_methods.0.get_mut(0) {
+            first["provider"] = serde_json::Value::String(provider.into());
+        }
+        (row, token)
+    });
+    let previous = match &started {
+        Some(_) => session::current(state, req).await?.map(|(old, _)| old.id),
+        None => None,
+    };
+    let csrf_hash = match flow {
+        Flow::Login(r) => r.csrf_token_hash.clone(),
+        Flow::Registration(r) => r.csrf_token_hash.clone(),
+        Flow::Settings(r) => r.csrf_token_hash.clone(),
+    };
+    let verifications = match &record {
+        Some(r) => crate::flow::verification::prepare_codes(
+            state,
+            &r.verifiable,
+            csrf_hash.as_deref(),
+            now,
+        ),
+        None => Vec::new(),
+    };
+    let mails = !verifications.is_empty();
+    let (kind, flow_id, at) = (flow.kind(), flow.id(), now.naive_utc());
+    let inserted = started.as_ref().map(|(row, _)| row.clone());
     let completed = state
         .db
         .write(move |c| {
-            c.transaction(|c| {
-                let done = match kind {
-                    FlowKind::Login => crate::flow::login::store::complete(c, flow_id, at)?,
-                    _ => store::complete_registration_flow(c, flow_id, at)?,
-                };
-                if !done {
-                    return Ok(false);
-                }
-                if let Some(record) = record {
-                    crate::identity::store::insert(c, record).map_err(|e| match e {
-                        crate::identity::store::InsertError::Query(q) => q,
-                        _ => diesel::result::Error::RollbackTransaction,
-                    })?;
-                }
-                if let Some(old) = previous {
-                    crate::session::store::deactivate(c, old, at)?;
-                }
-                crate::session::store::insert(c, &inserted)?;
-                Ok::<_, diesel::result::Error>(true)
-            })
+            store::complete(
+                c,
+                kind,
+                flow_id,
+                record,
+                previous,
+                inserted,
+                &verifications,
+                at,
+            )
             .map_err(ApiError::from)
         })
         .await?;
-    if !completed {
-        return Err(ApiError::BadRequest(
-            "this flow was already completed; start a new one".into(),
-        ));
+    match completed {
+        store::Completed::Done => {}
+        store::Completed::AlreadyDone => {
+            return Err(ApiError::BadRequest(
+                "this flow was already completed; start a new one".into(),
+            ));
+        }
+        store::Completed::Taken => return Ok(None),
     }
-    tracing::info!(identity_id = %identity_id.0, registered, "signed in with an upstream provider");
-    let session_cookie =
-        state
-            .sessions
-            .cookies
-            .issue(&token, session_row.expires_at.and_utc(), now);
-    let (_, csrf_cookie) = state.csrf.fresh();
+    if mails {
+        state.courier.wake();
+    }
+    tracing::info!(identity_id = %identity_id.0, registered, session = started.is_some(), "signed in with an upstream provider");
     let return_to = match flow {
         Flow::Login(r) => r.return_to.clone(),
         Flow::Registration(r) => r.return_to.clone(),
         Flow::Settings(r) => r.return_to.clone(),
     };
     let target = state.settings.flows.return_to.target(return_to.as_deref());
-    Ok(with_cookies(
-        see_other(target.as_str()),
-        [Some(session_cookie), csrf_cookie],
-    )
-    .finish())
+    let Some((session_row, token)) = started else {
+        return Ok(Some(see_other(target.as_str()).finish()));
+    };
+    // An identity with a second factor goes on to the step-up, as after a password.
+    let target = crate::mfa::aal::after_first_factor(state, &session_row, target).await?;
+    let session_cookie =
+        state
+            .sessions
+            .cookies
+            .issue(&token, session_row.expires_at.and_utc(), now);
+    let (_, csrf_cookie) = state.csrf.fresh();
+    Ok(Some(
+        with_cookies(
+            see_other(target.as_str()),
+            [Some(session_cookie), csrf_cookie],
+        )
+        .finish(),
+    ))
 }
 
 /// The address belongs to an existing identity: no link and no session yet. A login flow (this

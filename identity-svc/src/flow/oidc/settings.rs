@@ -167,6 +167,15 @@ fn refresh_required(submit: &Submit<'_>) -> Result<Option<HttpResponse>, ApiErro
     if crate::flow::settings::is_privileged(authenticated_at, now, max_age) {
         return Ok(None);
     }
+    let login = sign_in_again(state);
+    if submit.json {
+        return Err(ApiError::SessionRefreshRequired(login.into()));
+    }
+    Ok(Some(see_other(login.as_str()).finish()))
+}
+
+/// The sign-in that refreshes the session and comes back to the settings page.
+fn sign_in_again(state: &AppState) -> url::Url {
     let mut login = state
         .settings
         .public_url
@@ -176,10 +185,7 @@ fn refresh_required(submit: &Submit<'_>) -> Result<Option<HttpResponse>, ApiErro
         .query_pairs_mut()
         .append_pair("refresh", "true")
         .append_pair("return_to", state.settings.flows.settings.ui.as_str());
-    if submit.json {
-        return Err(ApiError::SessionRefreshRequired(login.into()));
-    }
-    Ok(Some(see_other(login.as_str()).finish()))
+    login
 }
 
 /// The callback of a `link` round trip: links the upstream account to the flow's identity (the
@@ -200,6 +206,16 @@ pub async fn link_verified(
         .ok_or(ApiError::SessionInactive)?;
     if current.identity_id != row.identity_id {
         return Err(ApiError::IdentityMismatch);
+    }
+    // The round trip took time: the session must still be recent and at the settings' AAL.
+    let max_age = state.settings.flows.settings.privileged_session_max_age;
+    let now = state.settings.settings.clock.now();
+    let authenticated_at = current.authenticated_at.and_utc();
+    if !crate::flow::settings::is_privileged(authenticated_at, now, max_age) {
+        return Ok(see_other(sign_in_again(state).as_str()).finish());
+    }
+    if let Some(step_up) = crate::mfa::aal::settings_gate(state, req, &current, false).await? {
+        return Ok(step_up);
     }
     let lookup = identifier.clone();
     let owner = state

@@ -136,11 +136,13 @@ pub fn find_credential(
         .optional()
 }
 
-/// How many credentials the identity can sign in with: passwords with a hash, and one per linked
-/// provider (other methods count once each).
+/// How many first factors the identity can sign in with: a password with a hash, one per linked
+/// provider, a passkey credential with at least one key. Second factors (TOTP, lookup secrets,
+/// webauthn, codes) alone do not sign in, so they do not count.
 pub fn sign_in_methods(conn: &mut AnyConnection, identity_id: Id) -> QueryResult<usize> {
     let rows: Vec<CredentialRow> = credentials::table
         .filter(credentials::identity_id.eq(identity_id))
+        .filter(credentials::credential_type.eq_any(["password", METHOD, "passkey"]))
         .load(conn)?;
     Ok(rows
         .iter()
@@ -149,7 +151,13 @@ pub fn sign_in_methods(conn: &mut AnyConnection, identity_id: Id) -> QueryResult
                 crate::credential::PasswordConfig::hashed_password(row.config.clone()).is_some(),
             ),
             METHOD => super::link::providers(row.config.as_ref()).len(),
-            _ => 1,
+            _ => usize::from(
+                row.config
+                    .as_ref()
+                    .and_then(|c| c.0.get("credentials"))
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|keys| !keys.is_empty()),
+            ),
         })
         .sum())
 }
@@ -271,4 +279,60 @@ pub fn complete_registration_flow(
     ))
     .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// How [`complete`] went.
+#[derive(Debug)]
+pub enum Completed {
+    Done,
+    AlreadyDone,
+    /// The new identity's upstream account, identifier or address was taken meanwhile.
+    Taken,
+}
+
+/// The flow's completion, the new identity, its verification codes and the session, at once.
+#[allow(clippy::too_many_arguments)]
+pub fn complete(
+    c: &mut AnyConnection,
+    kind: FlowKind,
+    flow_id: Id,
+    record: Option<crate::identity::store::IdentityRecord>,
+    previous: Option<Id>,
+    session: Option<crate::session::store::SessionRow>,
+    verifications: &[crate::flow::verification::PendingCode],
+    at: NaiveDateTime,
+) -> QueryResult<Completed> {
+    use crate::identity::store::InsertError;
+    use diesel::result::{DatabaseErrorKind, Error};
+    let outcome = c.transaction(|c| {
+        let done = match kind {
+            FlowKind::Login => crate::flow::login::store::complete(c, flow_id, at)?,
+            _ => complete_registration_flow(c, flow_id, at)?,
+        };
+        if !done {
+            return Ok(Completed::AlreadyDone);
+        }
+        if let Some(record) = record {
+            crate::identity::store::insert(c, record).map_err(|e| match e {
+                InsertError::Query(q) => q,
+                // A password identifier someone else has: as taken as a unique violation.
+                _ => Error::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    Box::new(String::new()),
+                ),
+            })?;
+            crate::flow::verification::store_codes(c, verifications)?;
+        }
+        if let Some(session) = session {
+            if let Some(old) = previous {
+                crate::session::store::deactivate(c, old, at)?;
+            }
+            crate::session::store::insert(c, &session)?;
+        }
+        Ok(Completed::Done)
+    });
+    match outcome {
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(Completed::Taken),
+        other => other,
+    }
 }
