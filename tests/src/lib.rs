@@ -1,4 +1,5 @@
 //! Cross-service end-to-end support: the process harness that starts the real service binaries.
 //! The local launcher reuses it.
 
+pub mod compat;
 pub mod harness;

@@ -1,12 +1,13 @@
 //! A second service plays the upstream OpenID Connect provider of the `oidc` method: a real
-//! oauth2-svc in-process, whose login and consent challenges the test answers on its admin API.
+//! oauth2-svc binary started by the process harness (services share no code), whose login and
+//! consent challenges the test answers on its admin API.
 
+use olympus_tests::harness::{Service, ServiceProcess, base_config};
 use serde_json::{Value, json};
 use service_kit::db::testdb::TestDatabase;
-use service_kit::server::{Listeners, StopHandle};
 
 use crate::browser::Browser;
-use crate::helpers::{TestApp, fresh_database, random_secret, spawn_on};
+use crate::helpers::{TestApp, fresh_database, spawn_on};
 
 pub const PROVIDER: &str = "upstream";
 const CLIENT_ID: &str = "identity-svc-rp";
@@ -16,56 +17,32 @@ pub struct Upstream {
     pub public: String,
     pub admin: String,
     http: reqwest::Client,
-    #[allow(dead_code)]
-    db: TestDatabase,
-    #[allow(dead_code)]
-    stop: StopHandle,
+    // Kept for the test's lifetime: the process is killed when dropped, then its database.
+    _process: ServiceProcess,
+    _db: TestDatabase,
+    _logs: tempfile::TempDir,
 }
 
 async fn spawn_upstream() -> Upstream {
-    let versions = oauth2_svc::db::MIGRATIONS.versions(service_kit::db::Backend::Postgres);
-    let db = TestDatabase::fresh("oauth2", &versions, |dsn| {
-        let mut settings = upstream_settings("http://127.0.0.1:1");
-        settings.dsn = dsn.to_string();
-        oauth2_svc::migrate_blocking(settings).map(|_| ())
-    })
-    .expect("upstream database");
-    let listeners = Listeners::ephemeral().expect("bind");
-    let public = format!(
-        "http://127.0.0.1:{}",
-        listeners.public.local_addr().unwrap().port()
-    );
-    let admin = format!(
-        "http://127.0.0.1:{}",
-        listeners.admin.local_addr().unwrap().port()
-    );
-    let mut settings = upstream_settings(&public);
-    settings.dsn = db.dsn.clone();
-    let app = oauth2_svc::build(settings, Some(listeners))
+    let logs = tempfile::tempdir().expect("log directory");
+    let db = TestDatabase::empty("oauth2").expect("upstream database");
+    let mut config = base_config(Service::OAuth2, Some(&db.dsn));
+    config
+        .set("DEV", "true")
+        .set("URLS__LOGIN", "https://upstream-ui.test/login")
+        .set("URLS__CONSENT", "https://upstream-ui.test/consent")
+        .set("URLS__ERROR", "https://upstream-ui.test/error");
+    let process = ServiceProcess::start(Service::OAuth2, &config, logs.path())
         .await
-        .expect("upstream starts");
-    let stop = app.handle();
-    tokio::spawn(app.run_until_stopped());
+        .expect("the upstream oauth2-svc starts");
     Upstream {
-        public,
-        admin,
+        public: process.public_url(),
+        admin: process.admin_url(),
         http: reqwest::Client::new(),
-        db,
-        stop,
+        _process: process,
+        _db: db,
+        _logs: logs,
     }
-}
-
-fn upstream_settings(issuer: &str) -> oauth2_svc::Settings {
-    let mut settings = oauth2_svc::Settings::default();
-    settings.secrets.system = random_secret();
-    settings.secrets.cookie = random_secret();
-    settings.urls.self_.issuer = Some(issuer.to_string());
-    settings.urls.login = Some("https://upstream-ui.test/login".into());
-    settings.urls.consent = Some("https://upstream-ui.test/consent".into());
-    settings.urls.error = Some("https://upstream-ui.test/error".into());
-    settings.database.migrate_on_start = Some(true);
-    settings.dev = true;
-    settings
 }
 
 /// `selfservice.methods.oidc` with the upstream as the only provider (default mapper).
