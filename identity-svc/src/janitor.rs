@@ -4,7 +4,7 @@
 //! bounded batches. It runs in the background every `janitor.interval` and once with
 //! `identity-svc janitor`. Nothing references these tables, so the order does not matter.
 //! Expired verification and recovery flows go too, and the courier's mail once sent that long ago
-//! (abandoned mail a week later), with its dispatches.
+//! (abandoned mail a week later), with its dispatches, and stored user-facing errors once expired.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -59,6 +59,10 @@ pub async fn sweep(
         ),
         ("login_throttle", throttle_step(s, cutoff)),
         ("code_send_limits", code_limits_step(s, cutoff)),
+        (
+            "selfservice_errors",
+            step(crate::flow::errors::store::delete_expired, cutoff),
+        ),
     ];
     Sweep {
         db,

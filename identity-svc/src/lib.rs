@@ -92,17 +92,23 @@ pub async fn build(
     let public = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(public_state.clone());
         cfg.app_data(response_headers.clone());
-        schema::handlers::routes(cfg);
-        flow::login::handlers::public_routes(cfg);
-        flow::registration::handlers::public_routes(cfg);
-        flow::settings::handlers::public_routes(cfg);
-        flow::verification::public_routes(cfg);
-        flow::recovery::public_routes(cfg);
-        flow::oidc::callback::public_routes(cfg);
-        session::handlers::public_routes(cfg);
-        session::manage::public_routes(cfg);
-        session::native::public_routes(cfg);
-        webauthn::script::public_routes(cfg);
+        // Browser errors go to the error page when `selfservice.flows.error.ui_url` is set.
+        let redirect =
+            actix_web::middleware::from_fn(flow::errors::redirect::redirect_browser_errors);
+        cfg.service(actix_web::web::scope("").wrap(redirect).configure(|cfg| {
+            schema::handlers::routes(cfg);
+            flow::errors::handlers::routes(cfg);
+            flow::login::handlers::public_routes(cfg);
+            flow::registration::handlers::public_routes(cfg);
+            flow::settings::handlers::public_routes(cfg);
+            flow::verification::public_routes(cfg);
+            flow::recovery::public_routes(cfg);
+            flow::oidc::callback::public_routes(cfg);
+            session::handlers::public_routes(cfg);
+            session::manage::public_routes(cfg);
+            session::native::public_routes(cfg);
+            webauthn::script::public_routes(cfg);
+        }));
     });
     let admin = Arc::new(move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.app_data(state.clone());
@@ -114,6 +120,7 @@ pub async fn build(
         flow::recovery::admin::admin_routes(cfg);
         throttle::handlers::admin_routes(cfg);
         schema::handlers::routes(cfg);
+        flow::errors::handlers::routes(cfg);
     });
     let mut app = Application::start(listeners, edge, public, admin)?;
     janitor::attach(&mut app, background_db.clone(), settings.clone(), &registry)?;

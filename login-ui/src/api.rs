@@ -20,8 +20,8 @@ pub enum Answer<T> {
     NotFound,
     /// 401/403: no session, or the flow belongs to another browser.
     Denied,
-    /// Expired flow (identity-svc's 410) with where to start again.
-    Expired(Option<String>),
+    /// Expired flow (identity-svc's 410); login-ui's flow pages start a new one.
+    Expired,
     /// 400 where a page can explain it: a wrong user code for a device challenge.
     Invalid,
     /// 429: a limit that protects guessable values (device user codes) was reached.
@@ -215,20 +215,6 @@ impl Upstreams {
         self.call(Method::GET, url, None, Some(cookie), rid).await
     }
 
-    pub async fn login_flow(
-        &self,
-        id: &str,
-        cookie: Option<&str>,
-        rid: &RequestId,
-    ) -> Result<Answer<shared_types::flow::LoginFlow>, UpstreamError> {
-        let mut url = self
-            .identity_public()
-            .join("self-service/login/flows")
-            .expect("a fixed relative path joins");
-        url.query_pairs_mut().append_pair("id", id);
-        self.call(Method::GET, url, None, cookie, rid).await
-    }
-
     pub async fn identity(
         &self,
         id: &str,
@@ -250,6 +236,21 @@ impl Upstreams {
         let mut url = self.browser_login(Some(return_to));
         url.query_pairs_mut().append_pair("refresh", "true");
         url
+    }
+
+    /// identity-svc's error flow (`GET /self-service/errors?id=`, Kratos' `flowError`), kept as
+    /// JSON: the page shows only `error.message`/`error.reason` and the id.
+    pub async fn self_service_error(
+        &self,
+        id: &str,
+        rid: &RequestId,
+    ) -> Result<Answer<serde_json::Value>, UpstreamError> {
+        let mut url = self
+            .identity_public()
+            .join("self-service/errors")
+            .expect("a fixed relative path joins");
+        url.query_pairs_mut().append_pair("id", id);
+        self.call(Method::GET, url, None, None, rid).await
     }
 
     /// Where a browser starts an identity-svc login that comes back to `return_to`.
@@ -288,10 +289,7 @@ fn interpret<T: DeserializeOwned>(
             if let Some(redirect) = value["redirect_to"].as_str() {
                 return Ok(Answer::Gone(redirect.to_string()));
             }
-            let restart = value["error"]["details"]["redirect_to"]
-                .as_str()
-                .map(str::to_string);
-            Ok(Answer::Expired(restart))
+            Ok(Answer::Expired)
         }
         StatusCode::NOT_FOUND => Ok(Answer::NotFound),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Answer::Denied),

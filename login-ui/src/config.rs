@@ -87,6 +87,9 @@ pub struct LifecycleHookSettings {
 pub struct UiSettings {
     /// A directory whose `*.html` templates and `olympus.css` replace or extend the bundled ones.
     pub theme_dir: Option<PathBuf>,
+    /// The language of pages when the browser's `Accept-Language` names none login-ui has
+    /// (`en` when unset); `<theme_dir>/locales/<lang>.json` may add languages.
+    pub default_language: Option<String>,
 }
 
 impl Default for Settings {

@@ -10,38 +10,44 @@ use service_kit::http::EdgeError;
 use crate::headers;
 use crate::pages::{ErrorPage, Pages};
 
-/// The status, heading and explanation of an edge error.
-fn describe(err: &EdgeError) -> (StatusCode, &'static str, String) {
+/// The status, heading key and explanation key of an edge error, and the edge's own detail.
+fn describe(err: &EdgeError) -> (StatusCode, &'static str, &'static str, Option<String>) {
     match err {
-        EdgeError::BadRequest(detail) => (StatusCode::BAD_REQUEST, "Bad request", detail.clone()),
+        EdgeError::BadRequest(detail) => (
+            StatusCode::BAD_REQUEST,
+            "error.bad_request.title",
+            "error.bad_request.message",
+            Some(detail.clone()),
+        ),
         EdgeError::PayloadTooLarge { .. } => (
             StatusCode::PAYLOAD_TOO_LARGE,
-            "Request too large",
-            "The form you sent is too large.".into(),
+            "error.too_large.title",
+            "error.too_large.message",
+            None,
         ),
         EdgeError::UnsupportedMediaType(detail) => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported request",
-            detail.clone(),
+            "error.unsupported.title",
+            "error.unsupported.message",
+            Some(detail.clone()),
         ),
         EdgeError::NotFound => (
             StatusCode::NOT_FOUND,
-            "Page not found",
-            NOT_FOUND_MESSAGE.into(),
+            "error.not_found.title",
+            "error.not_found.message",
+            None,
         ),
         EdgeError::Timeout => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "This took too long. Please try again in a moment.".into(),
+            "error.timeout.title",
+            "error.timeout.message",
+            None,
         ),
     }
 }
 
 /// `Content-Type` of every page.
 pub const HTML: &str = "text/html; charset=utf-8";
-
-pub const NOT_FOUND_MESSAGE: &str =
-    "There is no page at this address. Check the link, or start again from the home page.";
 
 /// The `ErrorRenderer` given to service-kit's edge: unknown routes on the admin listener,
 /// unreadable forms and queries, and requests past the deadline.
@@ -52,25 +58,23 @@ pub const NOT_FOUND_MESSAGE: &str =
 pub fn render_edge(err: EdgeError) -> HttpResponse {
     static BUNDLED: OnceLock<Option<Pages>> = OnceLock::new();
     let pages = BUNDLED.get_or_init(|| Pages::bundled().ok());
-    let (status, title, message) = describe(&err);
+    let (status, title, message, detail) = describe(&err);
     let page = ErrorPage {
-        status: status.as_u16(),
-        title,
-        message: &message,
-        path: None,
-        request_id: None,
-        restart_url: None,
+        detail: detail.as_deref(),
+        ..ErrorPage::new(status.as_u16(), title, message)
     };
     html_response(status, pages.as_ref(), &page)
 }
 
-/// An error page as a response with the security headers (HSTS aside: see [`render_edge`]).
+/// An error page in the default language (no request to negotiate with) as a response with the
+/// security headers and a fresh script nonce (HSTS aside: see [`render_edge`]).
 pub fn html_response(
     status: StatusCode,
     pages: Option<&Pages>,
     page: &ErrorPage<'_>,
 ) -> HttpResponse {
-    let body = match pages.map(|p| p.error(page)) {
+    let nonce = crate::render::new_nonce();
+    let body = match pages.map(|p| p.error(page, &nonce)) {
         Some(Ok(html)) => html,
         Some(Err(e)) => {
             tracing::error!(error = ?e, "the error page does not render");
@@ -79,22 +83,14 @@ pub fn html_response(
         None => fallback(page),
     };
     let mut response = HttpResponse::build(status).content_type(HTML).body(body);
+    let csp = crate::render::content_security_policy(&nonce);
+    if let Ok(csp) = actix_web::http::header::HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::CONTENT_SECURITY_POLICY, csp);
+    }
     headers::apply(response.headers_mut(), false);
     response
-}
-
-/// A page that failed to render: the cause goes to the log, the browser gets a generic page.
-pub fn server_error(pages: &Pages, cause: &tera::Error) -> HttpResponse {
-    tracing::error!(error = ?cause, "a page does not render");
-    let page = ErrorPage {
-        status: 500,
-        title: "Something went wrong",
-        message: "The server could not show this page. Please try again in a moment.",
-        path: None,
-        request_id: None,
-        restart_url: None,
-    };
-    html_response(StatusCode::INTERNAL_SERVER_ERROR, Some(pages), &page)
 }
 
 /// Used only if the templates cannot render; carries nothing from the request.

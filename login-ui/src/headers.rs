@@ -31,8 +31,14 @@ pub struct Hsts(pub bool);
 /// Sets the headers every HTML response carries. `Cache-Control: no-store` is the default for
 /// pages (they show live state and, later, flows); a response that set its own keeps it.
 pub fn apply(headers: &mut HeaderMap, hsts: bool) {
+    // A page rendered by `render::page` carries a CSP with its own nonce; keep it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     let fixed = [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, REFERRER_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

@@ -7,11 +7,14 @@ pub mod config;
 
 mod api;
 mod error;
+mod flows;
 mod handoff;
 mod headers;
 mod home;
 mod hooks;
+mod i18n;
 mod pages;
+mod render;
 mod state;
 mod upstream;
 
@@ -40,7 +43,8 @@ pub async fn build(
     listeners: Option<Listeners>,
 ) -> anyhow::Result<Application> {
     let settings = settings.validate()?;
-    let pages = Pages::load(settings.settings.ui.theme_dir.as_deref())?;
+    let ui = &settings.settings.ui;
+    let pages = Pages::load(ui.theme_dir.as_deref(), ui.default_language.as_deref())?;
     let upstreams = Upstreams::new(&settings)?;
     let listeners = match listeners {
         Some(l) => l,

@@ -3,24 +3,30 @@
 //! service instead of failing on the first visitor.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::upstream::Statuses;
+use crate::i18n::{TranslateFn, Translations};
 
-const BUNDLED: [(&str, &str); 8] = [
+const BUNDLED: [(&str, &str); 10] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
-    ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("device.html", include_str!("../templates/device.html")),
     (
         "device_done.html",
         include_str!("../templates/device_done.html"),
+    ),
+    ("flow.html", include_str!("../templates/flow.html")),
+    ("nodes.html", include_str!("../templates/nodes.html")),
+    (
+        "flow_sessions.html",
+        include_str!("../templates/flow_sessions.html"),
     ),
 ];
 const STYLESHEET: &str = include_str!("../templates/olympus.css");
@@ -31,37 +37,70 @@ const STYLESHEET_NAME: &str = "olympus.css";
 pub struct Pages {
     tera: Tera,
     stylesheet: String,
+    translations: Arc<Translations>,
+    /// The theme's `logo.{svg,png,webp,jpg}`, served at `/static/logo`: bytes and media type.
+    logo: Option<(Vec<u8>, &'static str)>,
 }
 
-/// What the error page shows. `path` and `request_id` come from the request and are only ever
+/// The theme logo's file names and media types, in order of preference.
+const LOGO_FILES: [(&str, &str); 4] = [
+    ("logo.svg", "image/svg+xml"),
+    ("logo.png", "image/png"),
+    ("logo.webp", "image/webp"),
+    ("logo.jpg", "image/jpeg"),
+];
+
+/// What the error page shows. `title` and `message` are text keys (see `locales/en.json`);
+/// `detail`, `path` and `request_id` come from upstreams or the request and are only ever
 /// rendered through autoescaping.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct ErrorPage<'a> {
     pub status: u16,
     pub title: &'a str,
     pub message: &'a str,
+    /// An upstream's own explanation, shown under the message.
+    pub detail: Option<&'a str>,
     pub path: Option<&'a str>,
     pub request_id: Option<&'a str>,
     /// A link that starts the interrupted sign-in again.
     pub restart_url: Option<&'a str>,
 }
 
+impl<'a> ErrorPage<'a> {
+    pub fn new(status: u16, title: &'a str, message: &'a str) -> ErrorPage<'a> {
+        ErrorPage {
+            status,
+            title,
+            message,
+            ..ErrorPage::default()
+        }
+    }
+}
+
 impl Pages {
     /// The bundled templates only.
     pub fn bundled() -> anyhow::Result<Pages> {
+        Pages::with_translations(Translations::bundled()?)
+    }
+
+    fn with_translations(translations: Translations) -> anyhow::Result<Pages> {
+        let translations = Arc::new(translations);
         let mut tera = Tera::default();
+        tera.register_function("t", TranslateFn(translations.clone()));
         tera.add_raw_templates(BUNDLED)
             .context("a bundled template does not compile")?;
         Ok(Pages {
             tera,
             stylesheet: STYLESHEET.to_string(),
+            translations,
+            logo: None,
         })
     }
 
     /// The bundled templates with those of `theme_dir` on top: a theme file with a bundled name
     /// replaces it, other `*.html` files are added (partials that overridden pages include).
-    pub fn load(theme_dir: Option<&Path>) -> anyhow::Result<Pages> {
-        let mut pages = Pages::bundled()?;
+    pub fn load(theme_dir: Option<&Path>, default_language: Option<&str>) -> anyhow::Result<Pages> {
+        let mut pages = Pages::with_translations(Translations::load(theme_dir, default_language)?)?;
         let Some(dir) = theme_dir else {
             return Ok(pages);
         };
@@ -81,6 +120,16 @@ impl Pages {
             };
             if name == STYLESHEET_NAME {
                 self.stylesheet = read(&path)?;
+            } else if let Some((_, media_type)) = LOGO_FILES.iter().find(|(n, _)| *n == name) {
+                let better = self.logo.as_ref().is_none_or(|(_, current)| {
+                    let rank = |t: &str| LOGO_FILES.iter().position(|(_, m)| *m == t);
+                    rank(media_type) < rank(current)
+                });
+                if better {
+                    let bytes = std::fs::read(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    self.logo = Some((bytes, media_type));
+                }
             } else if name.ends_with(".html") && path.is_file() {
                 templates.push((name, read(&path)?));
             }
@@ -92,20 +141,17 @@ impl Pages {
     /// Renders every page once with sample values, so that a template referring to a value
     /// login-ui does not provide fails at start (and readiness) rather than per request.
     pub fn check(&self) -> anyhow::Result<()> {
-        self.index(&Statuses::default())
+        self.render("index.html", &crate::handoff::samples::home())
             .context("the index page does not render")?;
         let sample = ErrorPage {
-            status: 404,
-            title: "t",
-            message: "m",
+            detail: Some("d"),
             path: Some("/"),
             request_id: Some("r"),
             restart_url: Some("/"),
+            ..ErrorPage::new(404, "error.not_found.title", "error.not_found.message")
         };
-        self.error(&sample)
+        self.error(&sample, "n")
             .context("the error page does not render")?;
-        self.render("login.html", &crate::handoff::samples::login())
-            .context("the login page does not render")?;
         self.render("consent.html", &crate::handoff::samples::consent())
             .context("the consent page does not render")?;
         self.render("logout.html", &crate::handoff::samples::logout())
@@ -114,23 +160,39 @@ impl Pages {
             .context("the device page does not render")?;
         self.render("device_done.html", &crate::handoff::samples::device_done())
             .context("the device done page does not render")?;
+        self.render("flow.html", &crate::flows::sample())
+            .context("the flow page does not render")?;
         Ok(())
     }
 
-    pub fn index(&self, upstreams: &Statuses) -> tera::Result<String> {
-        let mut context = Context::new();
-        context.insert("upstreams", upstreams);
-        self.tera.render("index.html", &context)
+    /// The error page in the default language (no request to negotiate with).
+    pub fn error(&self, page: &ErrorPage<'_>, csp_nonce: &str) -> tera::Result<String> {
+        let mut context = Context::from_serialize(page)?;
+        context.insert("lang", self.translations.default_language());
+        context.insert("csp_nonce", csp_nonce);
+        context.insert("theme_logo", &self.logo.is_some());
+        self.tera.render("error.html", &context)
     }
 
-    pub fn error(&self, page: &ErrorPage<'_>) -> tera::Result<String> {
-        self.tera
-            .render("error.html", &Context::from_serialize(page)?)
+    pub fn translations(&self) -> &Translations {
+        &self.translations
     }
 
-    /// A flow page (`login.html`, `consent.html`) with its context.
+    /// The theme's logo, if it has one.
+    pub fn logo(&self) -> Option<(&[u8], &'static str)> {
+        self.logo.as_ref().map(|(b, t)| (b.as_slice(), *t))
+    }
+
+    /// A page (`flow.html`, `consent.html`) with its context.
     pub fn render(&self, name: &str, context: &Context) -> tera::Result<String> {
-        self.tera.render(name, context)
+        if context.contains_key("lang") {
+            return self.tera.render(name, context);
+        }
+        let mut context = context.clone();
+        context.insert("lang", self.translations.default_language());
+        context.insert("csp_nonce", "");
+        context.insert("theme_logo", &self.logo.is_some());
+        self.tera.render(name, &context)
     }
 
     pub fn stylesheet(&self) -> &str {
@@ -156,9 +218,9 @@ mod tests {
             message: "m",
             path: Some("/<script>alert(1)</script>"),
             request_id: Some("\"><img src=x>"),
-            restart_url: None,
+            ..ErrorPage::default()
         };
-        let html = pages.error(&page).unwrap();
+        let html = pages.error(&page, "n").unwrap();
         assert!(
             html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"),
             "{html}"
@@ -173,11 +235,12 @@ mod tests {
         let index = r#"{% extends "base.html" %}{% block main %}<p>{% include "note.html" %}</p>{% endblock %}"#;
         std::fs::write(dir.path().join("index.html"), index).unwrap();
         std::fs::write(dir.path().join("note.html"), "Themed").unwrap();
-        let pages = Pages::load(Some(dir.path())).unwrap();
+        let pages = Pages::load(Some(dir.path()), None).unwrap();
         assert_eq!(pages.stylesheet(), "body { color: teal; }");
+        let home = crate::handoff::samples::home();
         assert!(
             pages
-                .index(&Statuses::default())
+                .render("index.html", &home)
                 .unwrap()
                 .contains("<p>Themed</p>")
         );
@@ -187,7 +250,7 @@ mod tests {
     fn a_broken_theme_names_the_setting() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "{% if %}").unwrap();
-        let err = format!("{:#}", Pages::load(Some(dir.path())).err().unwrap());
+        let err = format!("{:#}", Pages::load(Some(dir.path()), None).err().unwrap());
         assert!(err.contains("ui.theme_dir"), "{err}");
     }
 }

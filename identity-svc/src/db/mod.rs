@@ -2,6 +2,8 @@
 
 pub mod schema;
 pub mod schema_code_limits;
+pub mod schema_errors;
+pub mod schema_exchange;
 pub mod schema_mfa;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};

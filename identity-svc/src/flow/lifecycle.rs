@@ -239,6 +239,7 @@ pub fn submitted_token<R: FlowRow>(
 
 /// Whether a submission gets JSON back (an API flow, a JSON body, or a browser asking for it).
 pub fn answers_json<R: FlowRow>(req: &HttpRequest, row: &R, submission: &Submission) -> bool {
+    crate::flow::errors::redirect::mark_api_flow(req, row.is_browser());
     !row.is_browser() || submission.json || wants_json(req)
 }
 

@@ -2,6 +2,7 @@
 //! UI texts (Kratos' message ids, so UIs translate by id).
 
 pub mod code;
+pub mod errors;
 pub mod http;
 pub mod lifecycle;
 pub mod login;
@@ -59,6 +60,8 @@ pub struct FlowsSettings {
     pub verification: code::CodeFlowSettings,
     pub recovery: code::CodeFlowSettings,
     pub settings: settings::SettingsFlowSettings,
+    /// `selfservice.flows.error.*`: the user-facing error page.
+    pub error: errors::ErrorFlowSettings,
 }
 
 /// `selfservice.flows.login.*`.
@@ -71,6 +74,9 @@ pub struct LoginFlowSettings {
     pub lifespan: Duration,
     /// Lockout after failed password sign-ins (Olympus' own keys).
     pub brute_force: crate::throttle::BruteForceSettings,
+    /// `unified` (one form) or `identifier_first` (the identifier, then the methods).
+    #[serde(default)]
+    pub style: login::identifier_first::LoginStyle,
 }
 
 impl Default for LoginFlowSettings {
@@ -79,6 +85,7 @@ impl Default for LoginFlowSettings {
             ui_url: None,
             lifespan: Duration::from_secs(3600),
             brute_force: Default::default(),
+            style: Default::default(),
         }
     }
 }
@@ -88,6 +95,8 @@ impl Default for LoginFlowSettings {
 pub struct FlowConfig {
     pub login_ui: Url,
     pub login_lifespan: Duration,
+    /// `selfservice.flows.login.style`.
+    pub login_style: login::identifier_first::LoginStyle,
     pub registration: registration::RegistrationConfig,
     pub verification: code::CodeFlowConfig,
     pub recovery: code::CodeFlowConfig,
@@ -97,6 +106,8 @@ pub struct FlowConfig {
     pub return_to: ReturnToPolicy,
     /// `selfservice.methods.oidc`.
     pub oidc: oidc::OidcConfig,
+    /// `selfservice.flows.error`.
+    pub error: errors::ErrorFlowConfig,
 }
 
 impl SelfServiceSettings {
@@ -144,11 +155,14 @@ impl SelfServiceSettings {
         // needs no allow-listing (as in Kratos).
         allowed.push(settings.ui.clone());
         let oidc = self.methods.oidc.validate()?;
+        let error = self.flows.error.validate()?;
         Ok(FlowConfig {
             oidc,
+            error,
             settings,
             login_ui,
             login_lifespan: self.flows.login.lifespan,
+            login_style: self.flows.login.style,
             registration,
             verification,
             recovery,
@@ -162,9 +176,24 @@ fn web_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| e.to_string())?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
-        _ => Err("must be an absolute http or https URL".into()),
+        // A native app's own scheme (`myapp://callback`), for api flows that return to the app.
+        scheme if !NOT_APP_SCHEMES.contains(&scheme) && url.host_str().is_some() => Ok(url),
+        _ => Err("must be an absolute http or https URL, or an app's custom-scheme URL".into()),
     }
 }
+
+/// Schemes that are never an app's return URL.
+const NOT_APP_SCHEMES: &[&str] = &[
+    "http",
+    "https",
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "filesystem",
+];
 
 /// The longest `return_to` accepted, in bytes.
 pub const MAX_RETURN_TO: usize = 2048;
@@ -189,7 +218,9 @@ impl ReturnToPolicy {
             return Err(forbidden());
         }
         let url = self.default.join(raw).map_err(|_| forbidden())?;
-        let plain_web = matches!(url.scheme(), "http" | "https")
+        // An app's custom scheme passes only when an allowed URL has that scheme (`covers`).
+        let app_scheme = !NOT_APP_SCHEMES.contains(&url.scheme());
+        let plain_web = (matches!(url.scheme(), "http" | "https") || app_scheme)
             && url.username().is_empty()
             && url.password().is_none();
         if plain_web
@@ -249,6 +280,7 @@ mod tests {
             allowed_return_urls: vec![
                 "https://app.test/dashboard".into(),
                 "https://*.apps.test/".into(),
+                "olympus-app://callback".into(),
             ],
             flows: FlowsSettings {
                 login: LoginFlowSettings {
@@ -271,6 +303,8 @@ mod tests {
             "https://a.apps.test/z",
             "/welcome",
             "/welcome/again",
+            "olympus-app://callback",
+            "olympus-app://callback/done?x=1",
         ] {
             assert!(p.check(Some(ok)).is_ok(), "{ok}");
         }
@@ -294,6 +328,9 @@ mod tests {
             "https://app.test:8443/dashboard",
             "https://apps.test/",
             "https://user:pw@app.test/dashboard",
+            "olympus-app://other",
+            "other-app://callback",
+            "data://callback",
         ] {
             assert!(
                 matches!(p.check(Some(bad)), Err(ApiError::ReturnToForbidden(_))),

@@ -52,6 +52,11 @@ impl Submission {
         self.get(name).filter(|v| !v.is_empty())
     }
 
+    /// Fills in a field the server knows (the identifier an identifier-first flow fixed).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.fields.insert(name.into(), value.into());
+    }
+
     /// The fields whose names start with `prefix` (`traits.` for registration), by name.
     pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.fields

@@ -20,6 +20,11 @@ pub fn label_id() -> UiText {
     text(1070004, "info", "ID", None)
 }
 
+/// The identifier-first login's continue button.
+pub fn label_continue() -> UiText {
+    text(1070009, "info", "Continue", None)
+}
+
 pub fn label_password() -> UiText {
     text(1070001, "info", "Password", None)
 }

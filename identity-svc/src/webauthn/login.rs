@@ -4,7 +4,7 @@
 //! so a replayed assertion finds a challenge it was not made for.
 
 use actix_web::HttpRequest;
-use chrono::SubsecRound;
+use chrono::{NaiveDateTime, SubsecRound};
 use serde_json::{Value, json};
 use service_kit::db::Id;
 use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential, WebauthnError};
@@ -27,22 +27,7 @@ pub async fn prepare(state: &AppState, row: &mut LoginFlowRow) -> Result<(), Api
         return Ok(());
     }
     let context = passkey_context(state, row.id)?;
-    let now = state
-        .settings
-        .settings
-        .clock
-        .now()
-        .naive_utc()
-        .trunc_subsecs(6);
-    let (id, stored) = (row.id, context.clone());
-    state
-        .db
-        .write(move |c| {
-            store::swap_login_context(c, id, None, "passkey", stored, now).map_err(ApiError::from)
-        })
-        .await?;
-    set_key(&mut row.internal_context.0, "passkey", context);
-    row.updated_at = now;
+    store_challenge(state, row, Method::Passkey, None, context).await?;
     Ok(())
 }
 
@@ -59,6 +44,36 @@ pub async fn ensure(state: &AppState, row: &mut LoginFlowRow) -> Result<(), ApiE
         prepare(state, row).await?;
     }
     Ok(())
+}
+
+/// Stores `context` as the flow's challenge for `method`, in the database and on `row`. With
+/// `seen`, only if the flow was not changed since then: answers whether the challenge the
+/// client answered was still the flow's (and so is consumed now, by this caller alone).
+async fn store_challenge(
+    state: &AppState,
+    row: &mut LoginFlowRow,
+    method: Method,
+    seen: Option<NaiveDateTime>,
+    context: Value,
+) -> Result<bool, ApiError> {
+    let now = state
+        .settings
+        .settings
+        .clock
+        .now()
+        .naive_utc()
+        .trunc_subsecs(6);
+    let (id, stored) = (row.id, context.clone());
+    let swapped = state
+        .db
+        .write(move |c| {
+            store::swap_login_context(c, id, seen, method.name(), stored, now)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    set_key(&mut row.internal_context.0, method.name(), context);
+    row.updated_at = now;
+    Ok(swapped)
 }
 
 fn set_key(context: &mut Value, key: &str, value: Value) {
@@ -107,23 +122,8 @@ pub async fn passkey(
     };
     let sealed = row.internal_context.0["passkey"]["state"].clone();
     let fresh = passkey_context(state, row.id)?;
-    let now = state
-        .settings
-        .settings
-        .clock
-        .now()
-        .naive_utc()
-        .trunc_subsecs(6);
-    let (id, seen, stored) = (row.id, row.updated_at, fresh.clone());
-    let consumed = state
-        .db
-        .write(move |c| {
-            store::swap_login_context(c, id, Some(seen), "passkey", stored, now)
-                .map_err(ApiError::from)
-        })
-        .await?;
-    set_key(&mut row.internal_context.0, "passkey", fresh);
-    row.updated_at = now;
+    let seen = Some(row.updated_at);
+    let consumed = store_challenge(state, row, Method::Passkey, seen, fresh).await?;
     let ceremony: Option<DiscoverableAuthentication> = consumed
         .then(|| super::open(state, row.id, Method::Passkey, &sealed))
         .flatten();
@@ -181,7 +181,7 @@ pub async fn passkey(
         return Err(ApiError::IdentityDisabled);
     }
     if stored.key.update_credential(&result) == Some(true) {
-        let (id, config, at) = (credential.id, config.to_json(), now);
+        let (id, config, at) = (credential.id, config.to_json(), row.updated_at);
         state
             .db
             .write(move |c| store::update_config(c, id, config, at).map_err(ApiError::from))
@@ -239,22 +239,7 @@ async fn prepare_second_factor(state: &AppState, row: &mut LoginFlowRow) -> Resu
     if context.is_null() {
         return Ok(());
     }
-    let now = state
-        .settings
-        .settings
-        .clock
-        .now()
-        .naive_utc()
-        .trunc_subsecs(6);
-    let (id, stored) = (row.id, context.clone());
-    state
-        .db
-        .write(move |c| {
-            store::swap_login_context(c, id, None, "webauthn", stored, now).map_err(ApiError::from)
-        })
-        .await?;
-    set_key(&mut row.internal_context.0, "webauthn", context);
-    row.updated_at = now;
+    store_challenge(state, row, Method::Webauthn, None, context).await?;
     Ok(())
 }
 
@@ -279,23 +264,8 @@ pub async fn second_factor(
     }
     let sealed = row.internal_context.0["webauthn"]["state"].clone();
     let fresh = security_key_context(state, row.id, identity_id).await?;
-    let now = state
-        .settings
-        .settings
-        .clock
-        .now()
-        .naive_utc()
-        .trunc_subsecs(6);
-    let (id, seen, stored) = (row.id, row.updated_at, fresh.clone());
-    let consumed = state
-        .db
-        .write(move |c| {
-            store::swap_login_context(c, id, Some(seen), "webauthn", stored, now)
-                .map_err(ApiError::from)
-        })
-        .await?;
-    set_key(&mut row.internal_context.0, "webauthn", fresh);
-    row.updated_at = now;
+    let seen = Some(row.updated_at);
+    let consumed = store_challenge(state, row, Method::Webauthn, seen, fresh).await?;
     let ceremony: Option<webauthn_rs::prelude::PasskeyAuthentication> = consumed
         .then(|| super::open(state, row.id, Method::Webauthn, &sealed))
         .flatten();
@@ -345,7 +315,7 @@ pub async fn second_factor(
     if !known {
         return rejected();
     }
-    let (id, config, at) = (credential.id, config.to_json(), now);
+    let (id, config, at) = (credential.id, config.to_json(), row.updated_at);
     state
         .db
         .write(move |c| store::update_config(c, id, config, at).map_err(ApiError::from))

@@ -2,6 +2,7 @@
 //! the `required_aal` settings of whoami and the settings flow, and the admin removal of second
 //! factors (Kratos' deleteIdentityCredentials).
 
+use crate::mfa_support::{press_totp, totp_step_up};
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PASSWORD};
@@ -11,7 +12,7 @@ use crate::flows::{
 use crate::helpers::expect_error;
 use crate::mfa_support::{
     ADA, api_step_up, code_now, enrol_lookup_api, enrol_totp_api, find_node, mfa_app, mfa_app_with,
-    press, start_api_step_up, start_browser_step_up,
+    start_api_step_up, start_browser_step_up,
 };
 
 #[tokio::test]
@@ -44,12 +45,7 @@ async fn aal2_needs_a_session_below_aal2_of_an_identity_with_a_second_factor() {
     expect_error(res, 400).await;
 
     let secret = enrol_totp_api(&app, &token).await;
-    let res = api_step_up(
-        &app,
-        &token,
-        json!({"method": "totp", "totp_code": code_now(&app, &secret)}),
-    )
-    .await;
+    let res = totp_step_up(&app, &token, &secret).await;
     let body: Value = res.json().await.unwrap();
     let aal2 = body["session_token"].as_str().unwrap();
     let res = get_with_token(&app, "/self-service/login/api?aal=aal2", aal2).await;
@@ -146,14 +142,7 @@ async fn strict_settings_send_aal1_sessions_to_the_step_up() {
     );
 
     let step_up = start_browser_step_up(&app, &browser).await;
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &step_up,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &step_up, &secret, true).await;
     assert_eq!(res.status(), 200);
     let res = get_public(&browser.http, &app, "/self-service/settings/browser", true).await;
     assert_eq!(res.status(), 200);

@@ -139,6 +139,30 @@ pub async fn api_step_up(app: &TestApp, token: &str, fields: Value) -> reqwest::
     submit_with_token(app, token, &flow, fields).await
 }
 
+/// Steps up the holder of `token` with the current TOTP code for `secret`; the response.
+pub async fn totp_step_up(app: &TestApp, token: &str, secret: &str) -> reqwest::Response {
+    let body = json!({"method": "totp", "totp_code": code_now(app, secret)});
+    api_step_up(app, token, body).await
+}
+
+/// Presses the TOTP button of a browser aal2 `flow` with the current code for `secret`.
+pub async fn press_totp(
+    app: &TestApp,
+    browser: &Browser,
+    flow: &Value,
+    secret: &str,
+    json: bool,
+) -> reqwest::Response {
+    let code = code_now(app, secret);
+    press(
+        browser,
+        flow,
+        &[("method", "totp"), ("totp_code", &code)],
+        json,
+    )
+    .await
+}
+
 /// Posts only `typed` (and the CSRF token) to a browser flow, as a form or as JSON: a browser
 /// sends the one button pressed, not every button of the form.
 pub async fn press(

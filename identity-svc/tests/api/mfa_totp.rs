@@ -2,6 +2,7 @@
 //! upgrades a session to aal2, replayed and guessed codes, unlinking, the privileged-session rule
 //! (IF-18) and a new session token on step-up (IF-15).
 
+use crate::mfa_support::{press_totp, totp_step_up};
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PASSWORD};
@@ -70,14 +71,7 @@ async fn browser_enrols_totp_and_steps_up_to_aal2() {
     assert_eq!(node_message_ids(&rejected, "totp_code"), vec![4000008]);
     assert!(admin_credentials(&app, ada["id"].as_str().unwrap(), "totp").await["totp"].is_null());
 
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &flow,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &flow, &secret, true).await;
     assert_eq!(res.status(), 200);
     let saved: Value = res.json().await.unwrap();
     assert_eq!(
@@ -111,14 +105,7 @@ async fn browser_enrols_totp_and_steps_up_to_aal2() {
         find_node(&step_up, "name", "identifier").unwrap()["attributes"]["value"],
         ADA
     );
-    let code = code_now(&app, &secret);
-    let res = press(
-        &second,
-        &step_up,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &second, &step_up, &secret, true).await;
     assert_eq!(res.status(), 200);
     let upgraded: Value = res.json().await.unwrap();
     assert_eq!(upgraded["session"]["authenticator_assurance_level"], "aal2");
@@ -160,14 +147,7 @@ async fn form_posting_browsers_are_sent_through_the_step_up_and_back() {
     let page = res.headers()["location"].to_str().unwrap().to_string();
     let id = page.split("flow=").nth(1).unwrap();
     let flow: Value = browser.fetch_flow(&app, id).await.json().await.unwrap();
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &flow,
-        &[("method", "totp"), ("totp_code", &code)],
-        false,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &flow, &secret, false).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], crate::helpers::DEFAULT_RETURN);
     let whoami: Value = browser.whoami(&app).await.json().await.unwrap();
@@ -190,12 +170,7 @@ async fn if_15_step_up_issues_a_new_session_token_and_ends_the_old_one() {
             .unwrap()
             .contains("aal=aal2")
     );
-    let res = api_step_up(
-        &app,
-        &aal1,
-        json!({"method": "totp", "totp_code": code_now(&app, &secret)}),
-    )
-    .await;
+    let res = totp_step_up(&app, &aal1, &secret).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     let aal2 = body["session_token"].as_str().unwrap();
@@ -217,14 +192,7 @@ async fn if_15_step_up_issues_a_new_session_token_and_ends_the_old_one() {
     let res = press(&browser, &flow, &typed, true).await;
     let before = set_cookie(&res, "olympus_session").unwrap();
     let step_up = start_browser_step_up(&app, &browser).await;
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &step_up,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &step_up, &secret, true).await;
     assert_eq!(res.status(), 200);
     let after = set_cookie(&res, "olympus_session").unwrap();
     assert_ne!(before, after);
@@ -335,12 +303,7 @@ async fn if_18_unlinking_totp_needs_a_recent_aal2_sign_in() {
     );
 
     // aal2 but past the privileged window: refresh first, and nothing changes.
-    let res = api_step_up(
-        &app,
-        &aal1,
-        json!({"method": "totp", "totp_code": code_now(&app, &secret)}),
-    )
-    .await;
+    let res = totp_step_up(&app, &aal1, &secret).await;
     let aal2: Value = res.json().await.unwrap();
     let aal2 = aal2["session_token"].as_str().unwrap().to_string();
     let flow = start_api_with_token(&app, "settings", &aal2).await;
@@ -356,12 +319,7 @@ async fn if_18_unlinking_totp_needs_a_recent_aal2_sign_in() {
 
     // Signed in again with both factors: the app is unlinked and a new secret is offered.
     let fresh = api_token(&app, ADA).await;
-    let res = api_step_up(
-        &app,
-        &fresh,
-        json!({"method": "totp", "totp_code": code_now(&app, &secret)}),
-    )
-    .await;
+    let res = totp_step_up(&app, &fresh, &secret).await;
     let body: Value = res.json().await.unwrap();
     let fresh = body["session_token"].as_str().unwrap().to_string();
     let flow = start_api_with_token(&app, "settings", &fresh).await;

@@ -3,6 +3,7 @@
 //! honours the `session` hook and queues verification mails, the link callback re-checks the
 //! privileged session, and two callbacks registering one upstream account at once.
 
+use crate::mfa_support::press_totp;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PASSWORD};
@@ -92,25 +93,11 @@ async fn a_second_factor_does_not_count_when_unlinking_and_upstream_sign_ins_ste
     assert_eq!(location(&res), DEFAULT_RETURN);
     let settings = browser.start_settings(&app).await;
     let secret = totp_secret(&settings);
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &settings,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &settings, &secret, true).await;
     assert_eq!(res.status(), 200);
     app.clock.advance(STEP);
     let step_up = start_browser_step_up(&app, &browser).await;
-    let code = code_now(&app, &secret);
-    let res = press(
-        &browser,
-        &step_up,
-        &[("method", "totp"), ("totp_code", &code)],
-        true,
-    )
-    .await;
+    let res = press_totp(&app, &browser, &step_up, &secret, true).await;
     assert_eq!(res.status(), 200);
 
     // TOTP alone signs no one in: the only provider stays.

@@ -10,13 +10,13 @@ use crate::browser::Browser;
 use crate::helpers::{TestApp, fresh_database, spawn_on};
 
 pub const PROVIDER: &str = "upstream";
-const CLIENT_ID: &str = "identity-svc-rp";
-const CLIENT_SECRET: &str = "an-upstream-client-secret-of-forty-characters";
+pub const CLIENT_ID: &str = "identity-svc-rp";
+pub const CLIENT_SECRET: &str = "an-upstream-client-secret-of-forty-characters";
 
 pub struct Upstream {
     pub public: String,
     pub admin: String,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     // Kept for the test's lifetime: the process is killed when dropped, then its database.
     _process: ServiceProcess,
     _db: TestDatabase,
@@ -119,7 +119,7 @@ async fn follow(browser: &Browser, url: &str) -> String {
 }
 
 impl Upstream {
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", self.admin));
         if let Some(body) = body {
             request = request.json(&body);
@@ -140,8 +140,8 @@ impl Upstream {
         claims: Value,
     ) -> String {
         let to_login = follow(browser, authorize).await;
-        let login =
-            query_param(&to_login, "login_challenge").expect("sent to the upstream login UI");
+        let login = query_param(&to_login, "login_challenge")
+            .unwrap_or_else(|| panic!("not sent to the upstream login UI: {to_login}"));
         let path = format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}");
         let accepted = self
             .admin(

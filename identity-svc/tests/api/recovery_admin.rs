@@ -1,6 +1,7 @@
 //! Admin recovery codes (`POST /admin/recovery/code`, Kratos' createRecoveryCodeForIdentity): a
 //! flow in `sent_email` with a code and a link to the recovery page; the person redeems the code
-//! in the ordinary recovery flow, in a browser (which claims the flow) or as an app.
+//! in the ordinary recovery flow, in a browser (bound to the one whose code is accepted) or as an
+//! app.
 
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ async fn a_browser_redeems_an_admin_code_and_is_signed_in() {
         "{left}"
     );
 
-    // The browser opens the link: its first fetch claims the flow.
+    // The browser opens the link: the flow is shown with this browser's own CSRF token.
     let browser = Browser::new();
     let res = fetch(&browser.http, &app, &id).await;
     assert_eq!(res.status(), 200);
@@ -82,17 +83,17 @@ async fn a_browser_redeems_an_admin_code_and_is_signed_in() {
     let flow: Value = res.json().await.unwrap();
     assert_eq!(flow["state"], "sent_email");
     assert_eq!(flow["type"], "browser");
-    // Another browser is now refused.
+
+    let res = browser.submit(&flow, &[("code", code)], false).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], SETTINGS_UI);
+    // The accepted code bound the flow to this browser: another one is now refused.
     let thief = Browser::new();
     let res = fetch(&thief.http, &app, &id).await;
     assert_eq!(
         expect_error(res, 403).await["id"],
         "security_csrf_violation"
     );
-
-    let res = browser.submit(&flow, &[("code", code)], false).await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], SETTINGS_UI);
     let whoami: Value = browser.whoami(&app).await.json().await.unwrap();
     assert_eq!(whoami["identity"]["id"], identity["id"]);
     assert_eq!(
@@ -276,4 +277,97 @@ async fn bad_requests_get_kratos_errors() {
         .await
         .unwrap();
     expect_error(res, 404).await;
+}
+
+/// A browser recovery link from the admin API: the code and the flow id.
+async fn browser_code(app: &TestApp, identity: &Value) -> (String, String) {
+    let res = create_code(app, json!({"identity_id": identity["id"]})).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = flow_of(created["recovery_link"].as_str().unwrap());
+    (created["recovery_code"].as_str().unwrap().to_string(), id)
+}
+
+#[tokio::test]
+async fn a_link_preview_bot_fetching_first_does_not_spoil_the_link() {
+    let sink = SmtpSink::start().await;
+    let app = recovery_app(&sink).await;
+    let identity = app.create_person_with_password(EMAIL).await;
+    let (code, id) = browser_code(&app, &identity).await;
+
+    // The bot opens the link first and gets the flow with a CSRF cookie of its own.
+    let bot = Browser::new();
+    let res = fetch(&bot.http, &app, &id).await;
+    assert_eq!(res.status(), 200);
+    let seen_by_bot: Value = res.json().await.unwrap();
+    assert_eq!(seen_by_bot["state"], "sent_email");
+    // Fetching again, in either client, still works: nothing was claimed.
+    assert_eq!(fetch(&bot.http, &app, &id).await.status(), 200);
+    let person = Browser::new();
+    let res = fetch(&person.http, &app, &id).await;
+    assert_eq!(res.status(), 200);
+    let flow: Value = res.json().await.unwrap();
+    assert_eq!(flow["id"], seen_by_bot["id"]);
+
+    // The bot cannot submit with the person's form token (it lacks the matching cookie).
+    let res = bot.submit(&flow, &[("code", &code)], true).await;
+    assert_eq!(
+        expect_error(res, 403).await["id"],
+        "security_csrf_violation"
+    );
+    // The person redeems the code and is signed in.
+    let res = person.submit(&flow, &[("code", &code)], false).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], SETTINGS_UI);
+    let whoami: Value = person.whoami(&app).await.json().await.unwrap();
+    assert_eq!(whoami["identity"]["id"], identity["id"]);
+    // Now the flow is the person's: the bot is refused and has no session.
+    let res = fetch(&bot.http, &app, &id).await;
+    assert_eq!(
+        expect_error(res, 403).await["id"],
+        "security_csrf_violation"
+    );
+    assert_eq!(bot.whoami(&app).await.status(), 401);
+}
+
+#[tokio::test]
+async fn two_browsers_racing_with_the_right_code_exactly_one_wins() {
+    let sink = SmtpSink::start().await;
+    let app = recovery_app(&sink).await;
+    let identity = app.create_person_with_password(EMAIL).await;
+    let (code, id) = browser_code(&app, &identity).await;
+    let (first, second) = (Browser::new(), Browser::new());
+    let first_flow: Value = fetch(&first.http, &app, &id).await.json().await.unwrap();
+    let second_flow: Value = fetch(&second.http, &app, &id).await.json().await.unwrap();
+
+    let typed = [("code", code.as_str())];
+    let (a, b) = tokio::join!(
+        first.submit(&first_flow, &typed, false),
+        second.submit(&second_flow, &typed, false),
+    );
+    let won =
+        |res: &reqwest::Response| res.status() == 303 && res.headers()["location"] == SETTINGS_UI;
+    assert_eq!(
+        [won(&a), won(&b)].iter().filter(|w| **w).count(),
+        1,
+        "{} {:?} / {} {:?}",
+        a.status(),
+        a.headers().get("location"),
+        b.status(),
+        b.headers().get("location"),
+    );
+    let (winner, loser) = if won(&a) {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    let whoami: Value = winner.whoami(&app).await.json().await.unwrap();
+    assert_eq!(whoami["identity"]["id"], identity["id"]);
+    assert_eq!(loser.whoami(&app).await.status(), 401);
+    // The flow belongs to the winner now; the loser can neither see nor reuse it.
+    let res = fetch(&loser.http, &app, &id).await;
+    assert_eq!(
+        expect_error(res, 403).await["id"],
+        "security_csrf_violation"
+    );
 }

@@ -1,6 +1,10 @@
 //! `/consent`: shows what an application asks for and records the user's answer; first-party
 //! clients (`skip_consent`) and requests oauth2-svc marks `skip` are granted without a screen.
-//! ID token claims come from the identity's traits, limited to the granted scopes.
+//! ID token claims come from the identity's traits, limited to the granted scopes (see
+//! [`claims`]).
+//!
+//! The client's logo (`logo_uri`) is shown only when it is https (or any URL in dev mode); the
+//! page's CSP then allows images from exactly that logo's origin, nothing wider.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,8 +16,10 @@ use shared_types::consent::{
 };
 use tera::Context;
 
-use super::{csrf, page, problem, see_other, unavailable};
+pub use super::claims::claims;
+use super::{csrf, problem_for, see_other, unavailable_for};
 use crate::api::{Answer, Kind};
+use crate::render;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -29,24 +35,37 @@ pub struct ConsentForm {
     remember: Option<String>,
 }
 
+/// A requested scope as the page shows it: `key` is the text key describing it.
 #[derive(Serialize)]
 struct ScopeText {
     name: String,
-    text: String,
+    key: String,
 }
 
-fn describe(scope: &str) -> String {
-    match scope {
-        "openid" => "Confirm who you are with your account's identifier".into(),
-        "email" => "See your email address".into(),
-        "profile" => "See your name".into(),
-        "offline_access" | "offline" => "Stay connected to your account while you are away".into(),
-        other => format!("Use the permission “{other}”"),
+fn describe(scope: &str) -> ScopeText {
+    let key = match scope {
+        "openid" | "profile" | "email" | "phone" | "address" | "offline_access" => {
+            format!("consent.scope.{scope}")
+        }
+        "offline" => "consent.scope.offline_access".to_owned(),
+        _ => "consent.scope.other".to_owned(),
+    };
+    ScopeText {
+        name: scope.to_owned(),
+        key,
     }
+}
+
+/// A URL the page may link or show: https only (LC-11); `dev` also admits http, for the logo of
+/// a client running locally.
+fn shown_uri(uri: &str, dev: bool) -> Option<url::Url> {
+    let url = url::Url::parse(uri).ok()?;
+    (url.scheme() == "https" || (dev && url.scheme() == "http")).then_some(url)
 }
 
 async fn load(
     state: &AppState,
+    req: &HttpRequest,
     rid: &RequestId,
     challenge: &str,
 ) -> Result<OAuth2ConsentRequest, HttpResponse> {
@@ -57,14 +76,15 @@ async fn load(
     {
         Ok(Answer::Ok(request)) => Ok(request),
         Ok(Answer::Gone(restart)) => Err(see_other(&restart)),
-        Ok(_) => Err(problem(
+        Ok(_) => Err(problem_for(
             state,
+            req,
             StatusCode::NOT_FOUND,
-            "This consent link is not valid",
-            "The link may be incomplete or very old. Go back to the application and sign in again.",
+            "consent.invalid.title",
+            "consent.invalid.message",
             None,
         )),
-        Err(e) => Err(unavailable(state, e)),
+        Err(e) => Err(unavailable_for(state, req, e)),
     }
 }
 
@@ -75,21 +95,22 @@ pub async fn get_consent(
     query: web::Query<ConsentQuery>,
 ) -> HttpResponse {
     let Some(challenge) = query.consent_challenge.as_deref().filter(|c| !c.is_empty()) else {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::BAD_REQUEST,
-            "Nothing to consent to",
-            "This page is reached from an application's sign-in.",
+            "consent.none.title",
+            "consent.none.message",
             None,
         );
     };
-    let request = match load(&state, &rid, challenge).await {
+    let request = match load(&state, &req, &rid, challenge).await {
         Ok(request) => request,
         Err(response) => return response,
     };
     if request.skip || request.client.skip_consent {
         let scope = request.requested_scope.clone();
-        return grant(&state, &rid, challenge, &request, scope, request.skip).await;
+        return grant(&state, &req, &rid, challenge, &request, scope, request.skip).await;
     }
     let secure = !state.settings.settings.dev;
     let (cookie, new_cookie) = csrf::cookie_for(&req, csrf::Purpose::Consent, secure);
@@ -101,27 +122,21 @@ pub async fn get_consent(
     };
     context.insert("client_name", &name);
     // Only https links are shown (LC-11): anything else could point a user somewhere unsafe.
-    let https = |uri: &str| {
-        if uri.starts_with("https://") {
-            uri.to_string()
-        } else {
-            String::new()
-        }
-    };
+    let dev = state.settings.settings.dev;
+    let https = |uri: &str| shown_uri(uri, false).map(String::from).unwrap_or_default();
     context.insert("client_uri", &https(&request.client.client_uri));
     context.insert("policy_uri", &https(&request.client.policy_uri));
     context.insert("tos_uri", &https(&request.client.tos_uri));
+    let logo = shown_uri(&request.client.logo_uri, dev);
+    context.insert("logo_uri", &logo.as_ref().map(url::Url::as_str));
+    context.insert("audience", &request.requested_access_token_audience);
     context.insert("client_id", &request.client.client_id);
     // Where the browser goes back to: a look-alike name cannot hide the real site (LC-11).
     context.insert("redirect_host", &redirect_host(&request.request_url));
     let scopes: Vec<ScopeText> = request
         .requested_scope
         .iter()
-        .filter(|s| *s != "openid")
-        .map(|s| ScopeText {
-            name: s.clone(),
-            text: describe(s),
-        })
+        .map(|s| describe(s))
         .collect();
     context.insert("scopes", &scopes);
     context.insert("challenge", challenge);
@@ -134,7 +149,14 @@ pub async fn get_consent(
             challenge,
         ),
     );
-    let mut response = page(&state, "consent.html", &context);
+    let logo_origin = logo.map(|l| l.origin().ascii_serialization());
+    let mut response = render::page_with_images(
+        &state,
+        &req,
+        "consent.html",
+        context,
+        logo_origin.as_deref(),
+    );
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
@@ -155,15 +177,16 @@ pub async fn post_consent(
         &form.consent_challenge,
         &form.csrf_token,
     ) {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::FORBIDDEN,
-            "Your answer could not be accepted",
-            "The form was not sent from this browser's consent page, or its cookie is missing. Go back to the application and try again.",
+            "consent.forbidden.title",
+            "consent.forbidden.message",
             None,
         );
     }
-    let request = match load(&state, &rid, &form.consent_challenge).await {
+    let request = match load(&state, &req, &rid, &form.consent_challenge).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -172,6 +195,7 @@ pub async fn post_consent(
             let scope = request.requested_scope.clone();
             grant(
                 &state,
+                &req,
                 &rid,
                 &form.consent_challenge,
                 &request,
@@ -188,6 +212,7 @@ pub async fn post_consent(
             };
             finish(
                 &state,
+                &req,
                 state
                     .upstreams
                     .decide(
@@ -205,6 +230,7 @@ pub async fn post_consent(
 
 async fn grant(
     state: &AppState,
+    req: &HttpRequest,
     rid: &RequestId,
     challenge: &str,
     request: &OAuth2ConsentRequest,
@@ -214,7 +240,7 @@ async fn grant(
     let identity = match state.upstreams.identity(&request.subject, rid).await {
         Ok(Answer::Ok(identity)) => Some(identity),
         Ok(_) => None,
-        Err(e) => return unavailable(state, e),
+        Err(e) => return unavailable_for(state, req, e),
     };
     let id_token = identity.map(|i| claims(&i, &scope)).unwrap_or_default();
     let body = AcceptOAuth2ConsentRequest {
@@ -229,6 +255,7 @@ async fn grant(
     };
     finish(
         state,
+        req,
         state
             .upstreams
             .decide(Kind::Consent, "accept", challenge, &body, rid)
@@ -252,87 +279,55 @@ fn redirect_host(request_url: &str) -> String {
 
 fn finish(
     state: &AppState,
+    req: &HttpRequest,
     answer: Result<Answer<shared_types::consent::OAuth2RedirectTo>, crate::api::UpstreamError>,
 ) -> HttpResponse {
     match answer {
         Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
         Ok(Answer::Gone(restart)) => see_other(&restart),
-        Ok(_) => problem(
+        Ok(_) => problem_for(
             state,
+            req,
             StatusCode::NOT_FOUND,
-            "This consent link is not valid",
-            "Go back to the application and sign in again.",
+            "consent.invalid.title",
+            "consent.invalid.message",
             None,
         ),
-        Err(e) => unavailable(state, e),
+        Err(e) => unavailable_for(state, req, e),
     }
-}
-
-/// The ID token claims the granted scopes allow (OIDC Core §5.4), from the default traits.
-pub fn claims(
-    identity: &shared_types::identity::Identity,
-    scope: &[String],
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut out = serde_json::Map::new();
-    let traits = &identity.traits;
-    if scope.iter().any(|s| s == "email")
-        && let Some(email) = traits["email"].as_str()
-    {
-        let verified = identity
-            .verifiable_addresses
-            .iter()
-            .any(|a| a.value == email && a.verified);
-        out.insert("email".into(), email.into());
-        out.insert("email_verified".into(), verified.into());
-    }
-    if scope.iter().any(|s| s == "profile") {
-        let first = traits["name"]["first"].as_str().filter(|s| !s.is_empty());
-        let last = traits["name"]["last"].as_str().filter(|s| !s.is_empty());
-        if let Some(first) = first {
-            out.insert("given_name".into(), first.into());
-        }
-        if let Some(last) = last {
-            out.insert("family_name".into(), last.into());
-        }
-        let full: Vec<&str> = [first, last].into_iter().flatten().collect();
-        if !full.is_empty() {
-            out.insert("name".into(), full.join(" ").into());
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn identity(verified: bool) -> shared_types::identity::Identity {
-        serde_json::from_value(serde_json::json!({
-            "id": "0190b6b4-6c6f-7000-8000-000000000001", "schema_id": "default", "schema_url": "http://x/schemas/ZGVmYXVsdA",
-            "state": "active", "traits": {"email": "ada@example.com", "name": {"first": "Ada", "last": "Lovelace"}},
-            "verifiable_addresses": [{"id": "0190b6b4-6c6f-7000-8000-000000000002", "value": "ada@example.com", "verified": verified,
-                "via": "email", "status": "completed", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}],
-            "recovery_addresses": [], "metadata_public": null,
-            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
-        }))
-        .unwrap()
+    #[test]
+    fn scopes_are_described_in_words_and_unknown_ones_by_name() {
+        for known in [
+            "openid",
+            "profile",
+            "email",
+            "phone",
+            "address",
+            "offline_access",
+        ] {
+            assert_eq!(describe(known).key, format!("consent.scope.{known}"));
+        }
+        assert_eq!(describe("offline").key, "consent.scope.offline_access");
+        let other = describe("calendar.read");
+        assert_eq!(
+            (other.name.as_str(), other.key.as_str()),
+            ("calendar.read", "consent.scope.other")
+        );
     }
 
     #[test]
-    fn claims_follow_the_granted_scopes_only() {
-        let all = claims(
-            &identity(true),
-            &["openid".into(), "email".into(), "profile".into()],
-        );
-        assert_eq!(all["email"], "ada@example.com");
-        assert_eq!(all["email_verified"], true);
-        assert_eq!(all["given_name"], "Ada");
-        assert_eq!(all["family_name"], "Lovelace");
-        assert_eq!(all["name"], "Ada Lovelace");
-        let openid_only = claims(&identity(true), &["openid".into()]);
-        assert!(openid_only.is_empty());
-        let email_only = claims(&identity(false), &["email".into()]);
-        assert_eq!(email_only.len(), 2);
-        assert_eq!(email_only["email_verified"], false);
+    fn only_https_links_and_logos_are_shown_outside_dev() {
+        assert!(shown_uri("https://app.example/logo.png", false).is_some());
+        assert!(shown_uri("http://app.example/logo.png", false).is_none());
+        assert!(shown_uri("http://127.0.0.1:3000/logo.png", true).is_some());
+        assert!(shown_uri("javascript:alert(1)", true).is_none());
+        assert!(shown_uri("data:image/png;base64,AAAA", true).is_none());
+        assert!(shown_uri("", false).is_none());
     }
 }

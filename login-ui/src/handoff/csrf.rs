@@ -21,6 +21,8 @@ pub enum Purpose {
     Consent,
     Logout,
     Device,
+    /// Revoking one of the identity's other sessions on the settings page.
+    Sessions,
     /// Not a form: the time login-ui sent a browser to sign in again for a login challenge.
     Reauth,
 }
@@ -31,6 +33,7 @@ impl Purpose {
             Purpose::Consent => "consent",
             Purpose::Logout => "logout",
             Purpose::Device => "device",
+            Purpose::Sessions => "sessions",
             Purpose::Reauth => "reauth",
         }
     }
@@ -40,6 +43,7 @@ impl Purpose {
             Purpose::Consent => "/consent",
             Purpose::Logout => "/logout",
             Purpose::Device => "/device",
+            Purpose::Sessions => "/settings",
             Purpose::Reauth => "/login",
         }
     }

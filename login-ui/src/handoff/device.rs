@@ -13,8 +13,9 @@ use serde::Deserialize;
 use service_kit::http::RequestId;
 use tera::Context;
 
-use super::{csrf, page, problem, see_other, unavailable};
+use super::{csrf, problem_for, see_other, unavailable_for};
 use crate::api::Answer;
+use crate::render;
 use crate::state::AppState;
 
 /// The longest user code shown back in the form; real ones are 9 characters.
@@ -45,11 +46,12 @@ pub async fn get_device(
     query: web::Query<DeviceQuery>,
 ) -> HttpResponse {
     let Some(challenge) = query.device_challenge.as_deref().filter(|c| !c.is_empty()) else {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::BAD_REQUEST,
-            "Nothing to connect",
-            "Open the address your device shows to connect it to your account.",
+            "device.none.title",
+            "device.none.message",
             None,
         );
     };
@@ -72,23 +74,18 @@ pub async fn post_device(
         challenge,
         &form.csrf_token,
     ) {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::FORBIDDEN,
-            "Your code could not be accepted",
-            "The form was not sent from this browser's device page, or its cookie is missing. Open the address your device shows and try again.",
+            "device.forbidden.title",
+            "device.forbidden.message",
             None,
         );
     }
     let typed = form.user_code.trim();
     if typed.is_empty() {
-        return form_again(
-            &state,
-            &req,
-            challenge,
-            typed,
-            "Enter the code your device shows.",
-        );
+        return form_again(&state, &req, challenge, typed, "device.enter");
     }
     match state
         .upstreams
@@ -96,36 +93,33 @@ pub async fn post_device(
         .await
     {
         Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
-        Ok(Answer::Invalid) => form_again(
+        Ok(Answer::Invalid) => form_again(&state, &req, challenge, typed, "device.wrong_code"),
+        // Used, expired, or too many wrong codes: a fresh challenge starts at `restart`.
+        Ok(Answer::Gone(restart)) => problem_for(
             &state,
             &req,
-            challenge,
-            typed,
-            "That code is not valid, was already used or has expired. Check the code on your device and try again; after several wrong codes you will need to start again.",
-        ),
-        // Used, expired, or too many wrong codes: a fresh challenge starts at `restart`.
-        Ok(Answer::Gone(restart)) => problem(
-            &state,
             StatusCode::GONE,
-            "Start again to connect your device",
-            "This code entry has ended: it was used, it expired, or too many wrong codes were entered. Start again to get a fresh one; if the code on your device has expired, start again on the device too.",
+            "device.gone.title",
+            "device.gone.message",
             Some(&restart),
         ),
-        Ok(Answer::TooMany) => problem(
+        Ok(Answer::TooMany) => problem_for(
             &state,
+            &req,
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many wrong codes",
-            "Too many wrong device codes were entered recently, so code entry is paused for a few minutes. Wait a little, then start again on your device.",
+            "device.too_many.title",
+            "device.too_many.message",
             None,
         ),
-        Ok(_) => problem(
+        Ok(_) => problem_for(
             &state,
+            &req,
             StatusCode::NOT_FOUND,
-            "This device link is not valid",
-            "The link may be incomplete or very old. Open the address your device shows and try again.",
+            "device.invalid.title",
+            "device.invalid.message",
             None,
         ),
-        Err(e) => unavailable(&state, e),
+        Err(e) => unavailable_for(&state, &req, e),
     }
 }
 
@@ -167,36 +161,35 @@ fn form(
             challenge,
         ),
     );
-    let mut response = page(state, "device.html", &context);
+    let mut response = render::page(state, req, "device.html", context);
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
     response
 }
 
+/// `title` is a text key; `detail` is oauth2-svc's own description (shown as text, shortened).
 pub async fn get_device_done(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<DoneQuery>,
 ) -> HttpResponse {
     let mut context = Context::new();
     let error = query.error.as_deref().map(|error| {
         let title = match error {
-            "access_denied" => "The device was not connected",
-            _ => "The device could not be connected",
+            "access_denied" => "device.denied.title",
+            _ => "device.failed.title",
         };
-        let description: String = query
+        let detail: Option<String> = query
             .error_description
             .as_deref()
-            .unwrap_or("Something went wrong while connecting the device.")
-            .chars()
-            .take(300)
-            .collect();
-        (title, description)
+            .map(|d| d.chars().take(300).collect());
+        (title, detail)
     });
     context.insert("error", &error.is_some());
-    if let Some((title, description)) = error {
+    if let Some((title, detail)) = error {
         context.insert("title", title);
-        context.insert("description", &description);
+        context.insert("detail", &detail);
     }
-    page(&state, "device_done.html", &context)
+    render::page(&state, &req, "device_done.html", context)
 }

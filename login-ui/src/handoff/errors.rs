@@ -1,33 +1,119 @@
-//! `/error`: where oauth2-svc sends errors it cannot return to an application.
+//! `/error`: where oauth2-svc sends errors it cannot return to an application
+//! (`?error=&error_description=`) and identity-svc sends browser flow errors (`?id=`, looked up
+//! at identity-svc's `GET /self-service/errors?id=`). The page says what happened, in the
+//! browser's language, and offers a way to start again; upstream descriptions are shown as text.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use service_kit::http::RequestId;
 
-use super::problem;
+use super::unavailable_for;
+use crate::api::Answer;
+use crate::pages::ErrorPage;
+use crate::render;
 use crate::state::AppState;
+
+/// The longest upstream description shown.
+const MAX_DETAIL_CHARS: usize = 300;
 
 #[derive(Deserialize)]
 pub struct ErrorQuery {
     error: Option<String>,
     error_description: Option<String>,
+    id: Option<String>,
 }
 
-pub async fn get_error(state: web::Data<AppState>, query: web::Query<ErrorQuery>) -> HttpResponse {
-    let title = match query.error.as_deref() {
-        Some("invalid_client") => "The application is not known",
-        Some("access_denied") => "Access was denied",
-        Some("request_forbidden") => "The sign-in was started in another browser",
-        Some("login_required") => "You need to sign in",
-        Some(_) | None => "The sign-in request could not be handled",
+/// The title key for an OAuth2 error code.
+pub fn oauth2_title(error: Option<&str>) -> &'static str {
+    match error {
+        Some("invalid_client") => "error.oauth2.invalid_client",
+        Some("access_denied") => "error.oauth2.access_denied",
+        Some("request_forbidden") => "error.oauth2.request_forbidden",
+        Some("login_required") => "error.oauth2.login_required",
+        Some("consent_required") => "error.oauth2.consent_required",
+        Some("invalid_request") => "error.oauth2.invalid_request",
+        Some("invalid_scope") => "error.oauth2.invalid_scope",
+        Some("unauthorized_client") => "error.oauth2.unauthorized_client",
+        Some("server_error") => "error.oauth2.server_error",
+        Some(_) | None => "error.oauth2.other",
+    }
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(MAX_DETAIL_CHARS).collect()
+}
+
+pub async fn get_error(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    rid: RequestId,
+    query: web::Query<ErrorQuery>,
+) -> HttpResponse {
+    // Starting again means signing in again at identity-svc: a fixed upstream URL, never one
+    // taken from the query.
+    let restart = state.upstreams.browser_login(None);
+    if let Some(id) = query.id.as_deref().filter(|id| !id.is_empty()) {
+        return identity_error(&state, &req, &rid, id, restart.as_str()).await;
+    }
+    let detail = query.error_description.as_deref().map(shorten);
+    let page = ErrorPage {
+        detail: detail.as_deref(),
+        ..ErrorPage::new(
+            400,
+            oauth2_title(query.error.as_deref()),
+            "error.oauth2.message",
+        )
     };
-    let description: String = query
-        .error_description
-        .as_deref()
-        .unwrap_or("Something went wrong while signing in.")
-        .chars()
-        .take(300)
-        .collect();
-    let message = format!("{description} Go back to the application and start the sign-in again.");
-    problem(&state, StatusCode::BAD_REQUEST, title, &message, None)
+    render::error_page(&state, &req, StatusCode::BAD_REQUEST, &page)
+}
+
+async fn identity_error(
+    state: &AppState,
+    req: &HttpRequest,
+    rid: &RequestId,
+    id: &str,
+    restart: &str,
+) -> HttpResponse {
+    let (status, message, detail) = match state.upstreams.self_service_error(id, rid).await {
+        Ok(Answer::Ok(flow)) => {
+            let error = &flow["error"];
+            let detail = error["message"]
+                .as_str()
+                .or_else(|| error["reason"].as_str())
+                .map(shorten);
+            let status = error["code"]
+                .as_u64()
+                .and_then(|c| u16::try_from(c).ok())
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .filter(|c| c.is_client_error() || c.is_server_error())
+                .unwrap_or(StatusCode::BAD_REQUEST);
+            (status, "error.identity.message", detail)
+        }
+        Ok(_) => (StatusCode::NOT_FOUND, "error.identity.unknown", None),
+        Err(e) => return unavailable_for(state, req, e),
+    };
+    let page = ErrorPage {
+        detail: detail.as_deref(),
+        request_id: Some(id),
+        restart_url: Some(restart),
+        ..ErrorPage::new(status.as_u16(), "error.identity.title", message)
+    };
+    render::error_page(state, req, status, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth2_codes_have_titles_and_others_a_generic_one() {
+        assert_eq!(
+            oauth2_title(Some("access_denied")),
+            "error.oauth2.access_denied"
+        );
+        assert_eq!(oauth2_title(Some("<script>")), "error.oauth2.other");
+        assert_eq!(oauth2_title(None), "error.oauth2.other");
+        assert_eq!(shorten(&"x".repeat(1000)).len(), MAX_DETAIL_CHARS);
+    }
 }

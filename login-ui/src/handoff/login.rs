@@ -13,9 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use service_kit::http::RequestId;
 use shared_types::consent::{AcceptOAuth2LoginRequest, OAuth2LoginRequest};
-use tera::Context;
 
-use super::{cookies, csrf, page, problem, see_other, unavailable};
+use super::{cookies, csrf, problem, see_other, unavailable};
 use crate::api::{Answer, Kind};
 use crate::state::AppState;
 
@@ -25,6 +24,10 @@ pub struct LoginQuery {
     flow: Option<String>,
     /// `<unix seconds>.<mac>`: when login-ui sent this browser to sign in again.
     reauth: Option<String>,
+    /// Starting a login without a challenge: passed on to identity-svc.
+    return_to: Option<String>,
+    aal: Option<String>,
+    refresh: Option<String>,
 }
 
 pub async fn get_login(
@@ -38,8 +41,15 @@ pub async fn get_login(
             let reauth = query.reauth.as_deref();
             answer_challenge(&state, &req, &rid, challenge, reauth).await
         }
-        (None, Some(flow)) => render_flow(&state, &req, &rid, flow).await,
-        (None, None) => see_other(state.upstreams.browser_login(None).as_str()),
+        (None, flow) => {
+            let query = crate::flows::FlowQuery {
+                flow: flow.clone(),
+                return_to: query.return_to.clone(),
+                aal: query.aal.clone(),
+                refresh: query.refresh.clone(),
+            };
+            crate::flows::page(&state, &req, &rid, crate::flows::FlowKind::Login, &query).await
+        }
     }
 }
 
@@ -187,40 +197,12 @@ fn amr_value(method: &str) -> String {
     }
 }
 
-async fn render_flow(
-    state: &AppState,
-    req: &HttpRequest,
-    rid: &RequestId,
-    flow: &str,
-) -> HttpResponse {
-    let flow = match state.upstreams.login_flow(flow, cookies(req), rid).await {
-        Ok(Answer::Ok(flow)) => flow,
-        // Expired: identity-svc says where to start again (keeping return_to).
-        Ok(Answer::Expired(Some(restart))) => return see_other(&restart),
-        Ok(_) => {
-            let restart = state.upstreams.browser_login(None);
-            return problem(
-                state,
-                StatusCode::FORBIDDEN,
-                "Sign-in could not continue",
-                "This sign-in form was opened in another browser or has expired. Start again to get a fresh one.",
-                Some(restart.as_str()),
-            );
-        }
-        Err(e) => return unavailable(state, e),
-    };
-    let mut context = Context::new();
-    context.insert("ui", &flow.ui);
-    context.insert("messages", &flow.ui.messages);
-    page(state, "login.html", &context)
-}
-
 fn invalid_link(state: &AppState) -> HttpResponse {
     problem(
         state,
         StatusCode::NOT_FOUND,
-        "This sign-in link is not valid",
-        "The link may be incomplete or very old. Go back to the application and sign in again.",
+        "login.invalid.title",
+        "login.invalid.message",
         None,
     )
 }

@@ -10,8 +10,9 @@ use service_kit::http::RequestId;
 use shared_types::consent::OAuth2LogoutRequest;
 use tera::Context;
 
-use super::{csrf, page, problem, see_other, unavailable};
+use super::{csrf, problem_for, see_other, unavailable_for};
 use crate::api::{Answer, Kind};
+use crate::render;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -26,18 +27,20 @@ pub struct LogoutForm {
     decision: String,
 }
 
-fn invalid(state: &AppState) -> HttpResponse {
-    problem(
+fn invalid(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    problem_for(
         state,
+        req,
         StatusCode::NOT_FOUND,
-        "This sign-out link is not valid",
-        "The link may be incomplete or very old. Go back to the application and sign out again.",
+        "logout.invalid.title",
+        "logout.invalid.message",
         None,
     )
 }
 
 async fn load(
     state: &AppState,
+    req: &HttpRequest,
     rid: &RequestId,
     challenge: &str,
 ) -> Result<OAuth2LogoutRequest, HttpResponse> {
@@ -48,8 +51,8 @@ async fn load(
     {
         Ok(Answer::Ok(request)) => Ok(request),
         Ok(Answer::Gone(restart)) => Err(see_other(&restart)),
-        Ok(_) => Err(invalid(state)),
-        Err(e) => Err(unavailable(state, e)),
+        Ok(_) => Err(invalid(state, req)),
+        Err(e) => Err(unavailable_for(state, req, e)),
     }
 }
 
@@ -60,15 +63,16 @@ pub async fn get_logout(
     query: web::Query<LogoutQuery>,
 ) -> HttpResponse {
     let Some(challenge) = query.logout_challenge.as_deref().filter(|c| !c.is_empty()) else {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::BAD_REQUEST,
-            "Nothing to sign out of",
-            "This page is reached from an application's sign-out.",
+            "logout.none.title",
+            "logout.none.message",
             None,
         );
     };
-    let request = match load(&state, &rid, challenge).await {
+    let request = match load(&state, &req, &rid, challenge).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -97,7 +101,7 @@ pub async fn get_logout(
             challenge,
         ),
     );
-    let mut response = page(&state, "logout.html", &context);
+    let mut response = render::page(&state, &req, "logout.html", context);
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
@@ -144,11 +148,12 @@ pub async fn post_logout(
         challenge,
         &form.csrf_token,
     ) {
-        return problem(
+        return problem_for(
             &state,
+            &req,
             StatusCode::FORBIDDEN,
-            "Your answer could not be accepted",
-            "The form was not sent from this browser's sign-out page, or its cookie is missing. Go back to the application and try again.",
+            "logout.forbidden.title",
+            "logout.forbidden.message",
             None,
         );
     }
@@ -163,18 +168,18 @@ pub async fn post_logout(
                 end_identity_session(&state, &req, &rid, &redirect.redirect_to).await
             }
             Ok(Answer::Gone(restart)) => see_other(&restart),
-            Ok(_) => invalid(&state),
-            Err(e) => unavailable(&state, e),
+            Ok(_) => invalid(&state, &req),
+            Err(e) => unavailable_for(&state, &req, e),
         };
     }
     match state.upstreams.reject_logout(challenge, &rid).await {
         Ok(Answer::Ok(())) => {
             let mut context = Context::new();
             context.insert("stayed", &true);
-            page(&state, "logout.html", &context)
+            render::page(&state, &req, "logout.html", context)
         }
         Ok(Answer::Gone(restart)) => see_other(&restart),
-        Ok(_) => invalid(&state),
-        Err(e) => unavailable(&state, e),
+        Ok(_) => invalid(&state, &req),
+        Err(e) => unavailable_for(&state, &req, e),
     }
 }

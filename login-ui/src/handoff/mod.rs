@@ -2,8 +2,9 @@
 //! identity-svc session, or renders identity-svc's login flow), `/consent`, `/logout`,
 //! `/device` (the device flow's user code) and `/error`.
 
+mod claims;
 mod consent;
-mod csrf;
+pub(crate) mod csrf;
 mod device;
 mod errors;
 mod login;
@@ -11,10 +12,9 @@ mod logout;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tera::Context;
 
 use crate::api::UpstreamError;
-use crate::error::{HTML, html_response};
+use crate::error::html_response;
 use crate::pages::ErrorPage;
 use crate::state::AppState;
 
@@ -30,17 +30,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/error", web::get().to(errors::get_error));
 }
 
-/// A page response: never cached, since every one carries a challenge, a flow or a token.
-fn page(state: &AppState, name: &str, context: &Context) -> HttpResponse {
-    match state.pages.render(name, context) {
-        Ok(html) => HttpResponse::Ok()
-            .content_type(HTML)
-            .insert_header(("cache-control", "no-store"))
-            .body(html),
-        Err(e) => crate::error::server_error(&state.pages, &e),
-    }
-}
-
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("location", location))
@@ -48,6 +37,8 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// An error page in the default language; `title` and `message` are text keys (an English text
+/// that is no key shows as written). Prefer [`problem_for`], which speaks the browser's language.
 fn problem(
     state: &AppState,
     status: StatusCode,
@@ -56,14 +47,26 @@ fn problem(
     restart_url: Option<&str>,
 ) -> HttpResponse {
     let page = ErrorPage {
-        status: status.as_u16(),
-        title,
-        message,
-        path: None,
-        request_id: None,
         restart_url,
+        ..ErrorPage::new(status.as_u16(), title, message)
     };
     html_response(status, Some(&state.pages), &page)
+}
+
+/// An error page in the browser's language; `title` and `message` are text keys.
+fn problem_for(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    restart_url: Option<&str>,
+) -> HttpResponse {
+    let page = ErrorPage {
+        restart_url,
+        ..ErrorPage::new(status.as_u16(), title, message)
+    };
+    crate::render::error_page(state, req, status, &page)
 }
 
 /// An upstream that failed: the cause goes to the log, the user gets a calm page.
@@ -72,14 +75,27 @@ fn unavailable(state: &AppState, err: UpstreamError) -> HttpResponse {
     problem(
         state,
         StatusCode::BAD_GATEWAY,
-        "Sign-in is unavailable",
-        "A service Olympus depends on is not answering. Please try again in a moment.",
+        "error.unavailable.title",
+        "error.unavailable.message",
+        None,
+    )
+}
+
+/// [`unavailable`] in the browser's language.
+fn unavailable_for(state: &AppState, req: &HttpRequest, err: UpstreamError) -> HttpResponse {
+    tracing::error!(error = %err, "an upstream call failed");
+    problem_for(
+        state,
+        req,
+        StatusCode::BAD_GATEWAY,
+        "error.unavailable.title",
+        "error.unavailable.message",
         None,
     )
 }
 
 /// The browser's cookies, forwarded to identity-svc (which set them).
-fn cookies(req: &HttpRequest) -> Option<&str> {
+pub(crate) fn cookies(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(actix_web::http::header::COOKIE)
         .and_then(|v| v.to_str().ok())
@@ -89,19 +105,15 @@ fn cookies(req: &HttpRequest) -> Option<&str> {
 pub mod samples {
     use tera::Context;
 
-    pub fn login() -> Context {
+    pub fn home() -> Context {
         let mut context = Context::new();
-        let ui = serde_json::json!({"action": "https://id.example/self-service/login?flow=1", "method": "POST", "nodes": [
-            {"type": "input", "group": "default", "attributes": {"name": "csrf_token", "type": "hidden", "value": "t", "disabled": false, "node_type": "input"}, "messages": [], "meta": {}},
-            {"type": "input", "group": "default", "attributes": {"name": "identifier", "type": "text", "value": "a", "required": true, "disabled": false, "node_type": "input"},
-             "messages": [{"id": 4000002, "text": "missing", "type": "error"}], "meta": {"label": {"id": 1070004, "text": "ID", "type": "info"}}},
-            {"type": "input", "group": "password", "attributes": {"name": "method", "type": "submit", "value": "password", "disabled": false, "node_type": "input"}, "messages": [], "meta": {}}
-        ]});
-        context.insert("ui", &ui);
+        let account = serde_json::json!({"name": "Ada", "email": "ada@example.com", "aal": "aal1"});
+        context.insert("account", &account);
         context.insert(
-            "messages",
-            &serde_json::json!([{"id": 4000006, "text": "invalid", "type": "error"}]),
+            "logout_url",
+            "https://id.example/self-service/logout?token=t",
         );
+        context.insert("unavailable", &false);
         context
     }
 
@@ -114,8 +126,11 @@ pub mod samples {
         context.insert("tos_uri", "");
         context.insert(
             "scopes",
-            &serde_json::json!([{"name": "email", "text": "See your email address"}]),
+            &serde_json::json!([{"name": "email", "key": "consent.scope.email"}, {"name": "x", "key": "consent.scope.other"}]),
         );
+        context.insert("logo_uri", "https://app.example/logo.png");
+        context.insert("audience", &["https://api.example"]);
+        context.insert("redirect_host", "app.example");
         context.insert("challenge", "c");
         context.insert("csrf_token", "t");
         context
@@ -135,15 +150,15 @@ pub mod samples {
         context.insert("challenge", "c");
         context.insert("csrf_token", "t");
         context.insert("user_code", "BCDF-GHJK");
-        context.insert("error", &Some("wrong"));
+        context.insert("error", &Some("device.wrong_code"));
         context
     }
 
     pub fn device_done() -> Context {
         let mut context = Context::new();
         context.insert("error", &true);
-        context.insert("title", "t");
-        context.insert("description", "d");
+        context.insert("title", "device.failed.title");
+        context.insert("detail", "d");
         context
     }
 }

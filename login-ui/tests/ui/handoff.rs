@@ -12,15 +12,15 @@ use crate::helpers::{TestApp, assert_security_headers, spawn_with};
 
 /// An oauth2-svc (and identity-svc) stand-in: the first route whose method and path prefix
 /// match answers; anything else is 404. Every request is recorded as `METHOD path?query`.
-struct Scripted {
-    url: String,
+pub struct Scripted {
+    pub url: String,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
-type Route = (&'static str, &'static str, u16, Value);
+pub type Route = (&'static str, &'static str, u16, Value);
 
 impl Scripted {
-    async fn start(routes: Vec<Route>) -> Scripted {
+    pub async fn start(routes: Vec<Route>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -49,7 +49,7 @@ impl Scripted {
     }
 
     /// The decisions (PUTs) that reached the stand-in.
-    fn decisions(&self) -> Vec<String> {
+    pub fn decisions(&self) -> Vec<String> {
         let seen = self.seen.lock().unwrap();
         seen.iter()
             .filter(|r| r.starts_with("PUT "))
@@ -88,14 +88,14 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
 }
 
 /// A consent request as oauth2-svc answers it, for `client`.
-fn consent_request(client: Value) -> Value {
+pub fn consent_request(client: Value) -> Value {
     json!({"challenge": "ch-1", "consent_request_id": "r-1", "requested_scope": ["openid", "email"],
         "requested_access_token_audience": [], "skip": false, "subject": "user-1", "client": client,
         "request_url": "http://as.test/oauth2/auth?client_id=c-1&redirect_uri=https%3A%2F%2Frp.test%2Fcb&response_type=code",
         "login_challenge": "", "login_session_id": "s-1"})
 }
 
-async fn login_ui(upstream: &Scripted) -> TestApp {
+pub async fn login_ui(upstream: &Scripted) -> TestApp {
     let url = upstream.url.clone();
     spawn_with(|s| {
         s.dev = true;
@@ -107,7 +107,7 @@ async fn login_ui(upstream: &Scripted) -> TestApp {
 }
 
 /// A cookie-keeping browser.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -116,7 +116,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The consent page in `b`: its HTML and the form's CSRF token.
-async fn consent_page(app: &TestApp, b: &reqwest::Client) -> (String, String) {
+pub async fn consent_page(app: &TestApp, b: &reqwest::Client) -> (String, String) {
     let res = b
         .get(format!("{}/consent?consent_challenge=ch-1", app.public))
         .send()

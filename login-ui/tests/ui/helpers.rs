@@ -81,12 +81,25 @@ impl TestApp {
 
 /// The security headers every page carries, with HSTS present exactly when `https`.
 pub fn assert_security_headers(headers: &HeaderMap, https: bool) {
+    // Pages carry a fresh script nonce; everything else in the policy is fixed.
+    let csp = headers
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default();
+    let nonce = csp
+        .split("script-src 'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_default();
+    assert!(nonce.len() >= 22, "no script nonce: {csp}");
+    assert_eq!(
+        csp,
+        format!(
+            "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        )
+    );
     let expected = [
-        (
-            "content-security-policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        ),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
         ("x-content-type-options", "nosniff"),

@@ -4,7 +4,10 @@
 mod device;
 mod handoff;
 mod helpers;
+mod home;
 mod hooks;
+mod i18n;
 mod pages;
+mod security;
 mod startup;
 mod upstreams;

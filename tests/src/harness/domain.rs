@@ -172,6 +172,37 @@ impl Domain {
             )
             .set("HOOKS__IDENTITY_LIFECYCLE__URL", lifecycle_hook)
             .set("HOOKS__IDENTITY_LIFECYCLE__SECRET", hook_secret.clone());
+        // Every self-service flow on login-ui's pages, with TOTP and recovery codes. Mail goes to
+        // a port nobody serves: tests read codes from the courier's admin API, which lists a
+        // message from the moment the flow queues it.
+        let mail_port = reserve_port()?;
+        for (flow, path) in [
+            ("REGISTRATION", "registration"),
+            ("RECOVERY", "recovery"),
+            ("VERIFICATION", "verification"),
+            ("SETTINGS", "settings"),
+            // Browser errors no flow can show go to login-ui's error page.
+            ("ERROR", "error"),
+        ] {
+            identity_config.set(
+                &format!("SELFSERVICE__FLOWS__{flow}__UI_URL"),
+                format!("{login_ui_url}/{path}"),
+            );
+        }
+        identity_config
+            .set(
+                "SELFSERVICE__FLOWS__REGISTRATION__AFTER__HOOKS",
+                "[session]",
+            )
+            .set("SELFSERVICE__FLOWS__RECOVERY__ENABLED", "true")
+            .set("SELFSERVICE__FLOWS__VERIFICATION__ENABLED", "true")
+            .set("SELFSERVICE__METHODS__TOTP__ENABLED", "true")
+            .set("SELFSERVICE__METHODS__LOOKUP_SECRET__ENABLED", "true")
+            .set(
+                "COURIER__SMTP__CONNECTION_URI",
+                format!("smtp://127.0.0.1:{mail_port}/?disable_starttls=true"),
+            )
+            .set("COURIER__SMTP__FROM_ADDRESS", "no-reply@olympus.test");
         let mut oauth2_config = base_config(Service::OAuth2, Some(&oauth2_dsn));
         oauth2_config
             .set("URLS__LOGIN", format!("{login_ui_url}/login"))

@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 
 mod backchannel;
+mod forms;
 mod rp;
 mod tokens;
 
 pub use backchannel::receiver;
+pub use forms::{form_with, page_forms};
 pub use rp::{
     PASSWORD, REDIRECT, Rp, Signed, dev_domain, setup, setup_with, signed_in, signed_in_with,
 };

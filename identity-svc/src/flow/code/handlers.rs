@@ -165,19 +165,9 @@ async fn get_flow(
     query: web::Query<FlowQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, kind, query.shown()).await?;
-    let browser = row.flow_type == "browser";
-    // A browser flow an administrator made (`POST /admin/recovery/code`) is claimed here.
-    let (row, claimed) = match kind {
-        Kind::Recovery => crate::flow::recovery::admin::claim(&state, &req, row).await?,
-        Kind::Verification => (row, None),
-    };
-    let (token, cookie) = match claimed {
-        Some((token, cookie)) => (Some(token), cookie),
-        None => (
-            lifecycle::cookie_bound_token(&state, &req, browser, row.csrf_token_hash.as_deref())?,
-            None,
-        ),
-    };
+    // A browser flow an administrator made (`POST /admin/recovery/code`) is bound to no browser
+    // until its code is accepted; showing it claims nothing.
+    let (token, cookie) = crate::flow::recovery::admin::shown_token(&state, &req, &row)?;
     let masked = token.map(|t| state.csrf.mask(&t));
     let now = state.settings.settings.clock.now();
     if row.expires_at.and_utc() <= now {
@@ -199,11 +189,15 @@ async fn update_flow(
     let row = load(&state, kind, query.submitted()).await?;
     let submission = Submission::parse(&req, &body)?;
     let browser = row.flow_type == "browser";
+    crate::flow::errors::redirect::mark_api_flow(&req, browser);
     let csrf = if browser {
-        let stored = row.csrf_token_hash.as_deref();
+        let stored = match kind {
+            Kind::Recovery => crate::flow::recovery::admin::expected_hash(&state, &req, &row),
+            Kind::Verification => row.csrf_token_hash.clone(),
+        };
         let token = state
             .csrf
-            .verify(&req, stored, submission.get("csrf_token"));
+            .verify(&req, stored.as_deref(), submission.get("csrf_token"));
         Some(token.map_err(ApiError::CsrfViolation)?)
     } else {
         refuse_browsers(&req)?;

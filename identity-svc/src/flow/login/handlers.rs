@@ -7,6 +7,7 @@ use serde::Deserialize;
 use service_kit::settings::Secret;
 use shared_types::flow::SuccessfulLogin;
 
+use super::identifier_first;
 use super::store::{self, LoginFlowRow};
 use crate::error::ApiError;
 use crate::flow::http::{no_store, refuse_browsers, see_other, with_cookies};
@@ -101,7 +102,8 @@ async fn create_native_login_flow(
         crate::mfa::login::mark(&state, &mut row, aal2).await?;
     }
     crate::webauthn::login::prepare(&state, &mut row).await?;
-    Ok(no_store(HttpResponse::Ok()).json(crate::flow::oidc::login_wire(&state, &row, None)))
+    let flow = crate::flow::oidc::login_wire(&state, &row, None);
+    crate::flow::oidc::exchange::answer(&state, &req, row.id, flow).await
 }
 
 /// Browser flows are only shown to the browser that started them (IF-13).
@@ -159,6 +161,20 @@ async fn update_login_flow(
         };
         return crate::mfa::login::submit(step, &submission).await;
     }
+    if submission.get("method") == Some(identifier_first::METHOD) {
+        let mut row = row;
+        return match identifier_first::submit(&state, &mut row, &submission).await? {
+            // The same flow again, now with the methods (Kratos: 303 to the UI, or 400 + flow).
+            Ok(()) => lifecycle::rejected(&state, &row, json, || {
+                let masked = token.as_ref().map(|t| state.csrf.mask(t));
+                Ok(crate::flow::oidc::login_wire(&state, &row, masked))
+            }),
+            Err(messages) => {
+                let identifier = submission.non_empty("identifier").map(str::to_string);
+                reject(&state, row, identifier, messages, json, token.as_ref()).await
+            }
+        };
+    }
     if submission.get("method") == Some("passkey") {
         let mut row = row;
         let outcome =
@@ -174,12 +190,16 @@ async fn update_login_flow(
         };
     }
     if let Some(outcome) =
-        crate::flow::oidc::start::on_login(&state, &row, &submission, json).await?
+        crate::flow::oidc::start::on_login(&state, &req, &row, &submission, json).await?
     {
         return match outcome {
             Ok(response) => Ok(response),
             Err(messages) => reject(&state, row, None, messages, json, token.as_ref()).await,
         };
+    }
+    let mut submission = submission;
+    if let Err(messages) = identifier_first::password_identifier(&row, &mut submission) {
+        return reject(&state, row, None, messages, json, token.as_ref()).await;
     }
     let identifier = submission.non_empty("identifier").map(str::to_string);
     match check_password(&state, &req, &submission).await? {

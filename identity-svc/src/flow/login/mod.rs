@@ -2,6 +2,7 @@
 //! messages of its last submission; its UI is a password form described by nodes.
 
 pub mod handlers;
+pub mod identifier_first;
 pub mod store;
 
 use std::time::Duration;

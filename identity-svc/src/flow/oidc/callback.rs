@@ -31,6 +31,7 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
         "/self-service/methods/oidc/callback/{provider}",
         web::post().to(callback_form_post),
     );
+    super::exchange::public_routes(cfg);
 }
 
 #[derive(Deserialize)]
@@ -70,6 +71,10 @@ impl Flow {
             Flow::Registration(r) => &r.internal_context,
             Flow::Settings(r) => &r.internal_context,
         }
+    }
+
+    pub fn is_browser(&self) -> bool {
+        self.browser_binding().0
     }
 
     fn browser_binding(&self) -> (bool, Option<&str>) {
@@ -152,8 +157,10 @@ async fn callback(
     let raw_state = query.state.as_deref().ok_or_else(invalid_state)?;
     let flow = load(&state, raw_state).await?;
     let (browser, csrf_hash) = flow.browser_binding();
-    // Another browser's callback (or one without the flow's cookie) stops here.
-    lifecycle::cookie_bound_token(&state, &req, true, csrf_hash.filter(|_| browser))?;
+    // Another browser's callback (or one without the flow's cookie) stops here. An api flow's
+    // round trip (only with a session token exchange) runs in a system browser without the
+    // flow's cookie: its session is only handed out for the app's init code.
+    lifecycle::cookie_bound_token(&state, &req, browser, csrf_hash)?;
     let context = Context::from_flow(flow.internal_context());
     let pending = context
         .pending
@@ -232,7 +239,15 @@ async fn callback(
             .await;
         }
     };
-    outcome::finish(&state, &req, flow, &provider, verified).await
+    outcome::finish(
+        &state,
+        &req,
+        flow,
+        &provider,
+        verified,
+        outcome::Via::Callback,
+    )
+    .await
 }
 
 /// `form_post` providers POST the callback cross-site, without the SameSite=Lax cookies: 303 to

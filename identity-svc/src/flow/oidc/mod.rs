@@ -6,7 +6,10 @@
 //! mapping instead (`mapper`, see docs/moving-from-kratos.md).
 
 pub mod callback;
+pub mod exchange;
+pub mod idtoken;
 pub mod link;
+pub mod native;
 pub mod outcome;
 pub mod settings;
 pub mod start;
@@ -37,7 +40,7 @@ pub struct OidcMethodSettings {
 }
 
 /// `selfservice.methods.oidc.config.*`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OidcSettings {
     /// The base of the callback URLs registered at the providers; the public URL when unset.
@@ -45,6 +48,27 @@ pub struct OidcSettings {
     pub base_redirect_uri: Option<String>,
     #[serde(default)]
     pub providers: Vec<ProviderSettings>,
+    /// How long a session token exchange code lives (from the api flow's start, and again from
+    /// the browser's return to the app).
+    #[serde(
+        default = "exchange_lifespan",
+        with = "service_kit::settings::duration"
+    )]
+    pub session_token_exchange_lifespan: std::time::Duration,
+}
+
+fn exchange_lifespan() -> std::time::Duration {
+    std::time::Duration::from_secs(600)
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            base_redirect_uri: None,
+            providers: Vec::new(),
+            session_token_exchange_lifespan: exchange_lifespan(),
+        }
+    }
 }
 
 /// One upstream provider (`selfservice.methods.oidc.config.providers[]`).
@@ -68,6 +92,10 @@ pub struct ProviderSettings {
     pub claims_source: ClaimsSource,
     #[serde(default)]
     pub mapper: Mapper,
+    /// Audiences accepted besides `client_id` in ID tokens that native apps submit (the client
+    /// ids of the apps' own registrations at the provider), as Kratos' key of this name.
+    #[serde(default)]
+    pub additional_id_token_audiences: Vec<String>,
 }
 
 fn generic() -> String {
@@ -77,7 +105,8 @@ fn generic() -> String {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Pkce {
-    /// Kratos: PKCE when the provider advertises S256. Olympus sends S256 then too.
+    /// PKCE (S256) when the provider's discovery document lists `S256` in
+    /// `code_challenge_methods_supported`, else none (Kratos' meaning).
     Auto,
     #[default]
     Force,
@@ -180,12 +209,14 @@ fn lookup<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a serde_json
 }
 
 /// The validated method configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OidcConfig {
     pub enabled: bool,
     pub providers: Vec<ProviderSettings>,
     /// Callback URLs are `<base>/self-service/methods/oidc/callback/<id>`.
     pub base_redirect_uri: Option<Url>,
+    /// `session_token_exchange_lifespan`.
+    pub exchange_lifespan: chrono::Duration,
 }
 
 impl OidcMethodSettings {
@@ -229,7 +260,27 @@ impl OidcMethodSettings {
             enabled: self.enabled,
             providers: self.config.providers.clone(),
             base_redirect_uri,
+            exchange_lifespan: chrono::Duration::from_std(
+                self.config.session_token_exchange_lifespan,
+            )
+            .map_err(|e| {
+                SettingsError::invalid(
+                    format!("{key}.session_token_exchange_lifespan"),
+                    e.to_string(),
+                )
+            })?,
         })
+    }
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            enabled: false,
+            providers: Vec::new(),
+            base_redirect_uri: None,
+            exchange_lifespan: chrono::Duration::minutes(10),
+        }
     }
 }
 
@@ -312,6 +363,7 @@ pub fn login_wire(
             Purpose::Login,
         );
     }
+    crate::flow::login::identifier_first::shape(state, row, &mut flow);
     flow
 }
 

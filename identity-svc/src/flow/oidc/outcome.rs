@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use service_kit::db::Id;
 use shared_types::identity::CreateIdentityBody;
 
-use super::callback::{Flow, show_message};
+use super::callback::Flow;
 use super::link::{self, Context, PendingLink};
 use super::store::{self, FlowKind};
 use super::upstream::Verified;
@@ -21,12 +21,21 @@ use crate::identity::store::{CredentialIdentifierRow, CredentialRow, IdentityRec
 use crate::session;
 use crate::state::AppState;
 
+/// How the outcome reaches the client: the provider's callback (a browser), or a submission of
+/// an ID token (`json`: the submission asked for JSON).
+#[derive(Clone, Copy)]
+pub enum Via {
+    Callback,
+    Submission { json: bool },
+}
+
 pub async fn finish(
     state: &AppState,
     req: &HttpRequest,
     flow: Flow,
     provider: &ProviderSettings,
     verified: Verified,
+    via: Via,
 ) -> Result<HttpResponse, ApiError> {
     let identifier = format!("{}:{}", provider.id, verified.subject);
     if let Flow::Settings(_) = flow {
@@ -37,7 +46,7 @@ pub async fn finish(
         if !active {
             return Err(ApiError::IdentityDisabled);
         }
-        return sign_in_existing(state, req, &flow, identity_id, &provider.id).await;
+        return sign_in_existing(state, req, &flow, identity_id, &provider.id, via).await;
     }
     let schema_id = match &flow {
         Flow::Registration(r) => r.identity_schema.clone(),
@@ -71,7 +80,7 @@ pub async fn finish(
     if let Some(existing) = clash {
         // A callback racing this one may have registered this upstream account just now.
         if let Some((identity_id, true)) = find_identity(state, &identifier).await? {
-            return sign_in_existing(state, req, &flow, identity_id, &provider.id).await;
+            return sign_in_existing(state, req, &flow, identity_id, &provider.id, via).await;
         }
         let duplicate = values.first().cloned().unwrap_or_default();
         let label = provider
@@ -83,12 +92,12 @@ pub async fn finish(
             identifier,
             entry,
         };
-        return account_exists(state, flow, pending, &duplicate, &label).await;
+        return account_exists(state, flow, pending, &duplicate, &label, via).await;
     }
     let problems = schema.problems(&traits);
     if !problems.is_empty() {
         let messages = crate::flow::registration::form::messages(problems, schema);
-        return complete_traits(state, flow, traits, messages).await;
+        return complete_traits(state, flow, traits, messages, via).await;
     }
     let body = CreateIdentityBody {
         schema_id,
@@ -140,10 +149,11 @@ pub async fn finish(
         }
     }
     let identity_id = record.identity.id;
-    if let Some(done) = sign_in(state, req, &flow, identity_id, Some(record), &provider.id).await? {
+    let new = Some(record);
+    if let Some(done) = sign_in(state, req, &flow, identity_id, new, &provider.id, via).await? {
         return Ok(done);
     }
-    lost_race(state, req, flow, provider, &upstream).await
+    lost_race(state, req, flow, provider, &upstream, via).await
 }
 
 /// Two callbacks registered the same new upstream account at once and this one lost: it signs
@@ -155,21 +165,18 @@ async fn lost_race(
     flow: Flow,
     provider: &ProviderSettings,
     upstream: &str,
+    via: Via,
 ) -> Result<HttpResponse, ApiError> {
     match find_identity(state, upstream).await? {
         Some((_, false)) => Err(ApiError::IdentityDisabled),
         Some((identity_id, true)) => {
             tracing::info!("the upstream account was registered meanwhile; signing in to it");
-            sign_in_existing(state, req, &flow, identity_id, &provider.id).await
+            sign_in_existing(state, req, &flow, identity_id, &provider.id, via).await
         }
         None => {
             let reason = "Another account took this address meanwhile; try again.";
-            show_message(
-                state,
-                flow,
-                FlowMessages::form(text::upstream_failed(reason)),
-            )
-            .await
+            let messages = FlowMessages::form(text::upstream_failed(reason));
+            super::native::reply(state, flow, messages, via).await
         }
     }
 }
@@ -190,8 +197,9 @@ async fn sign_in_existing(
     flow: &Flow,
     identity_id: Id,
     provider: &str,
+    via: Via,
 ) -> Result<HttpResponse, ApiError> {
-    sign_in(state, req, flow, identity_id, None, provider)
+    sign_in(state, req, flow, identity_id, None, provider, via)
         .await?
         .ok_or_else(|| anyhow::anyhow!("a sign-in without a new identity was taken").into())
 }
@@ -208,6 +216,7 @@ async fn sign_in(
     identity_id: Id,
     record: Option<IdentityRecord>,
     provider: &str,
+    via: Via,
 ) -> Result<Option<HttpResponse>, ApiError> {
     let now = state.settings.settings.clock.now();
     let registered = record.is_some();
@@ -275,6 +284,10 @@ async fn sign_in(
         Flow::Settings(r) => r.return_to.clone(),
     };
     let target = state.settings.flows.return_to.target(return_to.as_deref());
+    if !flow.is_browser() {
+        let done = super::native::signed_in(state, flow, identity_id, started, target, via);
+        return done.await.map(Some);
+    }
     let Some((session_row, token)) = started else {
         return Ok(Some(see_other(target.as_str()).finish()));
     };
@@ -286,6 +299,21 @@ async fn sign_in(
             .cookies
             .issue(&token, session_row.expires_at.and_utc(), now);
     let (_, csrf_cookie) = state.csrf.fresh();
+    if let Via::Submission { json: true } = via {
+        // A single-page app's submission: the session and where to go, as after a password.
+        let identity = session::identity_for(state, identity_id).await?;
+        let body = shared_types::flow::SuccessfulLogin {
+            session: session::to_wire(&session_row, identity),
+            session_token: None,
+            continue_with: vec![serde_json::json!({
+                "action": "redirect_browser_to", "redirect_browser_to": target.as_str()
+            })],
+        };
+        let ok = crate::flow::http::no_store(HttpResponse::Ok());
+        return Ok(Some(
+            with_cookies(ok, [Some(session_cookie), csrf_cookie]).json(body),
+        ));
+    }
     Ok(Some(
         with_cookies(
             see_other(target.as_str()),
@@ -304,6 +332,7 @@ async fn account_exists(
     pending: PendingLink,
     duplicate: &str,
     label: &str,
+    via: Via,
 ) -> Result<HttpResponse, ApiError> {
     let login: LoginFlowRow = match flow {
         Flow::Login(row) => row,
@@ -342,7 +371,7 @@ async fn account_exists(
     messages.form.push(text::account_exists());
     let mut login = login;
     login.identifier = Some(duplicate.to_string());
-    show_message(state, Flow::Login(login), messages).await
+    super::native::reply(state, Flow::Login(login), messages, via).await
 }
 
 /// Required traits are missing: the registration form with the traits the provider gave and
@@ -353,6 +382,7 @@ async fn complete_traits(
     flow: Flow,
     traits: serde_json::Value,
     messages: FlowMessages,
+    via: Via,
 ) -> Result<HttpResponse, ApiError> {
     let mut row = match flow {
         Flow::Registration(row) => row,
@@ -372,5 +402,5 @@ async fn complete_traits(
         Flow::Settings(_) => unreachable!("settings links are handled before"),
     };
     row.traits = crate::flow::registration::kept_traits(&traits);
-    show_message(state, Flow::Registration(row), messages).await
+    super::native::reply(state, Flow::Registration(row), messages, via).await
 }

@@ -2,9 +2,10 @@
 //! remembers the round trip (state hash; nonce and PKCE verifier sealed) and the browser is sent
 //! to the provider: a 303, or for an SPA Kratos' 422 `browser_location_change_required`.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use service_kit::db::{Id, Json};
 
+use super::callback::Flow;
 use super::link::{self, Context, Secrets};
 use super::store::{self, FlowKind};
 use super::text;
@@ -20,12 +21,19 @@ use crate::state::AppState;
 /// the submission is for another method.
 pub async fn on_login(
     state: &AppState,
+    req: &HttpRequest,
     row: &LoginFlowRow,
     submission: &Submission,
     json: bool,
 ) -> Result<Option<Result<HttpResponse, FlowMessages>>, ApiError> {
     if !state.settings.flows.oidc.enabled || !super::submitted(submission) {
         return Ok(None);
+    }
+    if super::native::carries_token(submission) {
+        let flow = Flow::Login(row.clone());
+        return super::native::submit(state, req, flow, submission, json)
+            .await
+            .map(Some);
     }
     let flow = OnFlow {
         kind: FlowKind::Login,
@@ -42,6 +50,7 @@ pub async fn on_login(
 /// the callback fills in from them what the provider does not give.
 pub async fn on_registration(
     state: &AppState,
+    req: &HttpRequest,
     row: &RegistrationFlowRow,
     submission: &Submission,
     traits: Option<serde_json::Value>,
@@ -61,6 +70,14 @@ pub async fn on_registration(
                     .map_err(ApiError::from)
             })
             .await?;
+    }
+    if super::native::carries_token(submission) {
+        // The row again, with the traits just kept (the claims are merged over them).
+        let raw = row.id.0.to_string();
+        let flow = Flow::Registration(crate::flow::lifecycle::load(state, Some(&raw)).await?);
+        return super::native::submit(state, req, flow, submission, json)
+            .await
+            .map(Some);
     }
     let flow = OnFlow {
         kind: FlowKind::Registration,
@@ -97,10 +114,11 @@ pub async fn begin(
             text::unknown_provider(id),
         )));
     };
-    if !flow.browser {
-        // Kratos' native flow needs the session-token exchange; not offered (yet).
+    // An api flow goes through a (system) browser only when it ends in a session token
+    // exchange; otherwise the app submits an ID token.
+    if !flow.browser && !super::exchange::offered(state, flow.id).await? {
         return Ok(Err(FlowMessages::form(text::upstream_failed(
-            "Signing in with an OpenID Connect provider needs a browser flow.",
+            "Signing in with an OpenID Connect provider needs a browser flow, an ID token, or an api flow with return_session_token_exchange_code=true.",
         ))));
     }
     let redirect_uri = config.redirect_uri(&state.settings.public_url, &provider.id);

@@ -20,11 +20,22 @@ use super::{ClaimsSource, Pkce, ProviderSettings};
 /// Discovery documents (with their key sets) are refetched after this long, or at once when an
 /// ID token fails to verify (the provider may have rotated its keys).
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
+/// The shortest time between two fetches of a provider's keys forced by unknown key ids.
+const MIN_REFRESH: Duration = Duration::from_secs(30);
 
 /// The HTTP client and the discovery cache shared by all requests.
 pub struct Upstreams {
     http: openidconnect::reqwest::Client,
-    discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    discovered: Mutex<HashMap<String, Discovered>>,
+}
+
+/// A provider's discovery document as cached.
+#[derive(Clone)]
+pub struct Discovered {
+    pub at: Instant,
+    pub metadata: CoreProviderMetadata,
+    /// `code_challenge_methods_supported` lists `S256` (the crate's metadata type omits it).
+    pub s256: bool,
 }
 
 /// What the browser is sent to, and what the callback needs to finish (kept sealed in the flow).
@@ -65,27 +76,69 @@ impl Upstreams {
         }
     }
 
-    async fn metadata(&self, provider: &ProviderSettings) -> anyhow::Result<CoreProviderMetadata> {
+    /// The provider's discovery document, from the cache while it is fresh.
+    pub async fn discovered(&self, provider: &ProviderSettings) -> anyhow::Result<Discovered> {
         {
             let cache = self.discovered.lock().await;
-            if let Some((at, metadata)) = cache.get(&provider.id)
-                && at.elapsed() < DISCOVERY_TTL
+            if let Some(found) = cache.get(&provider.id)
+                && found.at.elapsed() < DISCOVERY_TTL
             {
-                return Ok(metadata.clone());
+                return Ok(found.clone());
             }
         }
         let issuer = IssuerUrl::new(provider.issuer_url.clone())?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| anyhow::anyhow!("discovery of provider {:?} failed: {e}", provider.id))?;
+        let s256 = self.lists_s256(provider).await;
+        let found = Discovered {
+            at: Instant::now(),
+            metadata,
+            s256,
+        };
         self.discovered
             .lock()
             .await
-            .insert(provider.id.clone(), (Instant::now(), metadata.clone()));
-        Ok(metadata)
+            .insert(provider.id.clone(), found.clone());
+        Ok(found)
     }
 
-    async fn forget(&self, provider: &ProviderSettings) {
+    /// Whether the discovery document lists S256 among `code_challenge_methods_supported`
+    /// (read from the raw document; a provider that cannot say is taken to not support it).
+    async fn lists_s256(&self, provider: &ProviderSettings) -> bool {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            provider.issuer_url.trim_end_matches('/')
+        );
+        let document: Option<serde_json::Value> = match self.http.get(url).send().await {
+            Ok(res) if res.status().is_success() => res
+                .bytes()
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok()),
+            _ => None,
+        };
+        document.is_some_and(|d| supports_s256(&d))
+    }
+
+    /// Refetches the discovery document (and key set) of `provider` unless it was fetched in
+    /// the last [`MIN_REFRESH`]: a token signed with a key not seen yet may follow a rotation,
+    /// while a stream of bad tokens must not become a stream of fetches.
+    pub async fn refresh(&self, provider: &ProviderSettings) -> anyhow::Result<Option<Discovered>> {
+        {
+            let cache = self.discovered.lock().await;
+            if cache
+                .get(&provider.id)
+                .is_some_and(|d| d.at.elapsed() < MIN_REFRESH)
+            {
+                return Ok(None);
+            }
+        }
+        self.forget(provider).await;
+        self.discovered(provider).await.map(Some)
+    }
+
+    pub async fn forget(&self, provider: &ProviderSettings) {
         self.discovered.lock().await.remove(&provider.id);
     }
 
@@ -104,9 +157,9 @@ impl Upstreams {
         >,
         bool,
     )> {
-        let metadata = self.metadata(provider).await?;
+        let discovered = self.discovered(provider).await?;
         let client = CoreClient::from_provider_metadata(
-            metadata,
+            discovered.metadata,
             ClientId::new(provider.client_id.clone()),
             Some(ClientSecret::new(
                 provider.client_secret.expose().to_string(),
@@ -115,9 +168,8 @@ impl Upstreams {
         .set_redirect_uri(RedirectUrl::new(redirect_uri.to_string())?);
         let pkce = match provider.pkce {
             Pkce::Never => false,
-            // The crate's core metadata does not carry `code_challenge_methods_supported`;
-            // `auto` sends S256 like `force` (providers ignore a challenge they do not know).
-            Pkce::Force | Pkce::Auto => true,
+            Pkce::Force => true,
+            Pkce::Auto => discovered.s256,
         };
         Ok((client, pkce))
     }
@@ -214,11 +266,30 @@ impl Upstreams {
     }
 }
 
+/// Whether a discovery document lists `S256` in `code_challenge_methods_supported`.
+pub fn supports_s256(document: &serde_json::Value) -> bool {
+    document["code_challenge_methods_supported"]
+        .as_array()
+        .is_some_and(|methods| methods.iter().any(|m| m == "S256"))
+}
+
 /// The JSON payload of a compact JWS (already verified).
-fn payload(compact: &str) -> anyhow::Result<serde_json::Value> {
+pub fn payload(compact: &str) -> anyhow::Result<serde_json::Value> {
     let part = compact
         .split('.')
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("the ID token is not a compact JWS"))?;
     Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn s256_is_read_from_the_discovery_document() {
+        let listed = serde_json::json!({"code_challenge_methods_supported": ["plain", "S256"]});
+        assert!(super::supports_s256(&listed));
+        let plain = serde_json::json!({"code_challenge_methods_supported": ["plain"]});
+        assert!(!super::supports_s256(&plain));
+        assert!(!super::supports_s256(&serde_json::json!({})));
+    }
 }

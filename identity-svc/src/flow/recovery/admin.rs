@@ -4,12 +4,15 @@
 //! mail is sent: the administrator hands over link and code. The person redeems the code in the
 //! ordinary flow (`flow::code`).
 //!
-//! A browser flow made here belongs to no browser yet; the first browser that fetches it claims
-//! it (its anti-CSRF cookie is bound to the flow, as at creation for self-started flows). The
-//! code is the secret, and it is spent after [`super::super::code::MAX_SUBMISSIONS`] tries.
+//! A browser flow made here belongs to no browser until its code is accepted: any browser that
+//! opens the link sees it with its own anti-CSRF token (fetching binds nothing), and the browser
+//! whose submission carries the right code binds it as the code is spent. The code is the
+//! secret, single use, and spent after [`super::super::code::MAX_SUBMISSIONS`] tries.
 
+use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use service_kit::db::{AnyConnection, Id};
@@ -23,6 +26,7 @@ use crate::db::schema::selfservice_recovery_flows as flows;
 use crate::db::schema::{identities, identity_recovery_addresses as addresses};
 use crate::error::ApiError;
 use crate::flow::http::no_store;
+use crate::flow::lifecycle;
 use crate::state::AppState;
 
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
@@ -160,42 +164,48 @@ fn recovery_address(c: &mut AnyConnection, identity: Id) -> Result<(Id, String),
         .ok_or_else(|| ApiError::BadRequest("The identity has no recovery address.".into()))
 }
 
-/// A browser recovery flow made by an administrator carries no CSRF binding until a browser
-/// fetches it: that browser claims it (one conditional update; a loser sees the winner's
-/// binding). Answers the row as stored now and the token of the claiming browser.
-pub async fn claim(
+/// Whether `row` is a browser flow an administrator made that no browser has redeemed yet.
+pub fn unbound(row: &CodeFlowRow) -> bool {
+    row.flow_type == "browser" && row.csrf_token_hash.is_none()
+}
+
+/// The CSRF token a browser is shown the flow with, and the cookie to set. Fetching an unbound
+/// admin-made flow claims nothing: each browser sees it with its own token (a new cookie when
+/// it has none), so a link-preview bot that opens the link first cannot spoil it.
+pub fn shown_token(
     state: &AppState,
     req: &HttpRequest,
-    row: CodeFlowRow,
-) -> Result<
-    (
-        CodeFlowRow,
-        Option<(CsrfToken, Option<actix_web::cookie::Cookie<'static>>)>,
-    ),
-    ApiError,
-> {
-    if row.flow_type != "browser" || row.csrf_token_hash.is_some() {
-        return Ok((row, None));
+    row: &CodeFlowRow,
+) -> Result<(Option<CsrfToken>, Option<Cookie<'static>>), ApiError> {
+    if unbound(row) {
+        let (token, cookie) = state.csrf.token_for(req);
+        return Ok((Some(token), cookie));
     }
-    let (token, cookie) = state.csrf.token_for(req);
-    let hash = state.csrf.flow_hash(&token);
-    let id = row.id;
-    let claimed = state
-        .db
-        .write(move |c| {
-            diesel::update(
-                flows::table
-                    .find(id)
-                    .filter(flows::csrf_token_hash.is_null()),
-            )
-            .set(flows::csrf_token_hash.eq(hash))
-            .execute(c)
-            .map_err(ApiError::from)
-        })
-        .await?;
-    let row = state
-        .db
-        .read(move |c| store::find(c, Kind::Recovery, id).map_err(ApiError::from))
-        .await?;
-    Ok((row, (claimed == 1).then_some((token, cookie))))
+    let browser = row.flow_type == "browser";
+    let token = lifecycle::cookie_bound_token(state, req, browser, row.csrf_token_hash.as_deref())?;
+    Ok((token, None))
+}
+
+/// The binding a browser submission is checked against: the flow's own, or, for an unbound
+/// admin-made flow, the submitting browser's (its cookie and form token must still match).
+pub fn expected_hash(state: &AppState, req: &HttpRequest, row: &CodeFlowRow) -> Option<String> {
+    if unbound(row) {
+        return state
+            .csrf
+            .cookie_token(req)
+            .map(|t| state.csrf.flow_hash(&t));
+    }
+    row.csrf_token_hash.clone()
+}
+
+/// Binds an admin-made flow to the browser whose code was accepted; runs in the transaction
+/// that spends the code, so of two browsers racing exactly one binds it.
+pub fn bind(c: &mut AnyConnection, id: Id, hash: &str) -> QueryResult<usize> {
+    diesel::update(
+        flows::table
+            .find(id)
+            .filter(flows::csrf_token_hash.is_null()),
+    )
+    .set(flows::csrf_token_hash.eq(hash))
+    .execute(c)
 }

@@ -84,12 +84,20 @@ pub async fn complete(
     let previous = session::current(state, step.req).await?.map(|(s, _)| s.id);
     let messages = FlowMessages::form(text::success(Kind::Recovery)).to_json();
     let (inserted, at) = (session_row.clone(), now.naive_utc());
+    // An admin-made browser flow is bound to the browser whose code is accepted.
+    let binding = match (admin::unbound(&step.row), step.csrf.as_ref()) {
+        (true, Some(token)) => Some(state.csrf.flow_hash(token)),
+        _ => None,
+    };
     let done = state
         .db
         .write(move |c| {
             c.transaction(|c| {
                 if !store::consume(c, Kind::Recovery, id, &code_hash, messages, at)? {
                     return Ok(false);
+                }
+                if let Some(hash) = &binding {
+                    admin::bind(c, id, hash)?;
                 }
                 if let Some(old) = previous {
                     crate::session::store::deactivate(c, old, at)?;

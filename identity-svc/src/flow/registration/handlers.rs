@@ -80,7 +80,8 @@ async fn create_native_registration_flow(
         return Err(ApiError::SessionAlreadyAvailable);
     }
     let row = insert_flow(&state, &req, return_to, None).await?;
-    Ok(no_store(HttpResponse::Ok()).json(render(&state, &row, None)?))
+    let flow = render(&state, &row, None)?;
+    crate::flow::oidc::exchange::answer(&state, &req, row.id, flow).await
 }
 
 /// Browser flows are only shown to the browser that started them (IF-13); API flows to whoever
@@ -117,7 +118,8 @@ async fn update_registration_flow(
         .then(|| state.schemas.get(&row.identity_schema))
         .flatten()
         .and_then(|schema| form::traits(schema, &submission, &body).ok());
-    let oidc = crate::flow::oidc::start::on_registration(&state, &row, &submission, typed, json);
+    let oidc =
+        crate::flow::oidc::start::on_registration(&state, &req, &row, &submission, typed, json);
     if let Some(outcome) = oidc.await? {
         return match outcome {
             Ok(response) => Ok(response),

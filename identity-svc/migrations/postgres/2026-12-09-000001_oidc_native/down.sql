@@ -1,0 +1,2 @@
+DROP TABLE session_token_exchanges;
+DROP TABLE oidc_used_id_tokens;
