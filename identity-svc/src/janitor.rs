@@ -4,7 +4,8 @@
 //! bounded batches. It runs in the background every `janitor.interval` and once with
 //! `identity-svc janitor`. Nothing references these tables, so the order does not matter.
 //! Expired verification and recovery flows go too, and the courier's mail once sent that long ago
-//! (abandoned mail a week later), with its dispatches, and stored user-facing errors once expired.
+//! (abandoned mail a week later), with its dispatches, stored user-facing errors once expired,
+//! and session token exchanges (redeemed or not) once expired.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -62,6 +63,10 @@ pub async fn sweep(
         (
             "selfservice_errors",
             step(crate::flow::errors::store::delete_expired, cutoff),
+        ),
+        (
+            "session_token_exchanges",
+            step(crate::flow::oidc::exchange::delete_expired, cutoff),
         ),
     ];
     Sweep {

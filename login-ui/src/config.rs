@@ -66,6 +66,8 @@ pub struct IdentityUrls {
 pub struct OAuth2Urls {
     /// oauth2-svc's admin API (login, consent and logout challenges).
     pub admin: Option<String>,
+    /// oauth2-svc's public URL (the issuer): where upstream answers may send browsers.
+    pub public: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
@@ -115,6 +117,8 @@ pub struct Validated {
     pub identity_public: Url,
     pub identity_admin: Url,
     pub oauth2_admin: Url,
+    /// `urls.oauth2.public`, if set.
+    pub oauth2_public: Option<Url>,
 }
 
 impl Validated {
@@ -159,12 +163,22 @@ impl Settings {
         let identity_admin =
             upstream_url("urls.identity.admin", self.urls.identity.admin.as_deref())?;
         let oauth2_admin = upstream_url("urls.oauth2.admin", self.urls.oauth2.admin.as_deref())?;
+        let oauth2_public = match self.urls.oauth2.public.as_deref() {
+            Some(raw) => Some(settings::browser_url(
+                "urls.oauth2.public",
+                Some(raw),
+                self.dev,
+                "oauth2-svc's public URL (the issuer)",
+            )?),
+            None => None,
+        };
         Ok(Validated {
             settings: self,
             public_url,
             identity_public,
             identity_admin,
             oauth2_admin,
+            oauth2_public,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! choice of a language from the browser's `Accept-Language`.
 //!
 //! Keys are identity-svc's numeric message and label ids as decimal strings ("4000006") and
-//! dotted names for login-ui's own texts ("login.title"); values may hold `{name}` placeholders.
+//! dotted names for login-ui's own texts ("consent.heading"); values may hold `{name}` placeholders.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -165,7 +165,57 @@ impl Translations {
             .or(fallback)
             .or_else(|| self.languages[ENGLISH].get(key).map(String::as_str))
             .unwrap_or(key);
-        fill(found, args)
+        let (text, complete) = fill(found, args);
+        // A translation whose placeholders the message's context cannot fill (an older
+        // identity-svc, an odd node) would show `{name}`: identity-svc's own text is better.
+        match fallback {
+            Some(fallback) if !complete => fill(fallback, args).0,
+            _ => text,
+        }
+    }
+
+    /// The language of the text [`Translations::text`] gives, when it differs from the page's
+    /// `lang`: `Some("en")` if neither `lang` nor its primary subtag has `key` (or its
+    /// translation cannot be filled) and the text is identity-svc's or login-ui's English one.
+    pub fn fallback_language(
+        &self,
+        lang: &str,
+        key: &str,
+        fallback: Option<&str>,
+        args: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<&'static str> {
+        let lang = lang.to_ascii_lowercase();
+        let primary = lang.split('-').next().unwrap_or(&lang);
+        if primary == ENGLISH {
+            return None;
+        }
+        let own = [lang.as_str(), primary]
+            .iter()
+            .find_map(|l| self.languages.get(*l).and_then(|t| t.get(key)));
+        match own {
+            Some(text) if fallback.is_none() || fill(text, args).1 => None,
+            _ => Some(ENGLISH),
+        }
+    }
+
+    /// A UTC time as people read it: "28 Nov 2026, 21:45 UTC", "28. Nov. 2026, 21:45 UTC".
+    pub fn date_time(&self, lang: &str, at: &chrono::DateTime<chrono::Utc>) -> String {
+        use chrono::{Datelike as _, Timelike as _};
+        let no_args = |_: &str| None;
+        let months = self.text(lang, "date.months", None, &no_args);
+        let month = months
+            .split(',')
+            .nth(at.month0() as usize)
+            .map(str::to_string)
+            .unwrap_or_else(|| at.month().to_string());
+        let args = |name: &str| match name {
+            "day" => Some(at.day().to_string()),
+            "month" => Some(month.clone()),
+            "year" => Some(at.year().to_string()),
+            "time" => Some(format!("{:02}:{:02}", at.hour(), at.minute())),
+            _ => None,
+        };
+        self.text(lang, "date.format", None, &args)
     }
 
     /// Shorthand for a text without placeholders.
@@ -175,8 +225,10 @@ impl Translations {
     }
 }
 
-/// Replaces `{name}` by the argument's value; an unknown name stays as written.
-fn fill(text: &str, args: &dyn Fn(&str) -> Option<String>) -> String {
+/// Replaces `{name}` by the argument's value; an unknown name stays as written, and the answer
+/// says whether every placeholder was filled.
+fn fill(text: &str, args: &dyn Fn(&str) -> Option<String>) -> (String, bool) {
+    let mut complete = true;
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -187,7 +239,10 @@ fn fill(text: &str, args: &dyn Fn(&str) -> Option<String>) -> String {
                 let name = &after[..end];
                 match args(name) {
                     Some(value) => out.push_str(&value),
-                    None => out.push_str(&rest[start..start + end + 2]),
+                    None => {
+                        complete = false;
+                        out.push_str(&rest[start..start + end + 2]);
+                    }
                 }
                 rest = &after[end + 1..];
             }
@@ -198,7 +253,7 @@ fn fill(text: &str, args: &dyn Fn(&str) -> Option<String>) -> String {
         }
     }
     out.push_str(rest);
-    out
+    (out, complete)
 }
 
 fn is_placeholder(name: &str) -> bool {
@@ -242,17 +297,30 @@ fn is_language_tag(tag: &str) -> bool {
         && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// The `t(...)` function of the templates: `t(key="login.title", lang=lang)`, or `id=4000006`
+/// The `t(...)` function of the templates: `t(key="consent.heading", lang=lang)`, or `id=4000006`
 /// instead of `key`; `fallback="..."` is used when no language has the key; placeholders come
 /// from the other named arguments and from the object `ctx`.
 pub struct TranslateFn(pub Arc<Translations>);
 
-impl tera::Function for TranslateFn {
-    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+/// The arguments of `t(...)` and `text_lang(...)`.
+struct TextArgs<'a> {
+    key: String,
+    lang: &'a str,
+    fallback: Option<&'a str>,
+    args: &'a HashMap<String, Value>,
+}
+
+impl<'a> TextArgs<'a> {
+    fn parse(
+        args: &'a HashMap<String, Value>,
+        translations: &'a Translations,
+    ) -> tera::Result<TextArgs<'a>> {
         let key = match (args.get("key"), args.get("id")) {
             (Some(Value::String(k)), _) => k.clone(),
             (_, Some(Value::Number(n))) => n.to_string(),
             (_, Some(Value::String(s))) => s.clone(),
+            // An odd node without an id (or a null one) still shows identity-svc's own text.
+            _ if matches!(args.get("fallback"), Some(Value::String(_))) => String::new(),
             _ => {
                 return Err(tera::Error::msg(
                     "t(): needs `key` (a string) or `id` (a number)",
@@ -261,25 +329,56 @@ impl tera::Function for TranslateFn {
         };
         let lang = match args.get("lang") {
             Some(Value::String(l)) => l.as_str(),
-            _ => self.0.default_language(),
+            _ => translations.default_language(),
         };
         let fallback = match args.get("fallback") {
             Some(Value::String(f)) => Some(f.as_str()),
             _ => None,
         };
-        let ctx = args.get("ctx").and_then(Value::as_object);
-        let lookup = |name: &str| {
-            let value = args
-                .get(name)
-                .filter(|_| !matches!(name, "key" | "id" | "lang" | "fallback" | "ctx"))
-                .or_else(|| ctx.and_then(|c| c.get(name)))?;
-            Some(match value {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            })
-        };
-        Ok(Value::String(self.0.text(lang, &key, fallback, &lookup)))
+        Ok(TextArgs {
+            key,
+            lang,
+            fallback,
+            args,
+        })
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        let ctx = self.args.get("ctx").and_then(Value::as_object);
+        let value = self
+            .args
+            .get(name)
+            .filter(|_| !matches!(name, "key" | "id" | "lang" | "fallback" | "ctx"))
+            .or_else(|| ctx.and_then(|c| c.get(name)))?;
+        Some(match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl tera::Function for TranslateFn {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let a = TextArgs::parse(args, &self.0)?;
+        let text = self
+            .0
+            .text(a.lang, &a.key, a.fallback, &|name| a.lookup(name));
+        Ok(Value::String(text))
+    }
+}
+
+/// `text_lang(...)`, with the arguments of `t(...)`: `"en"` when the text `t` shows is the
+/// English one on a page in another language (for a `lang="en"` attribute), else `""`.
+pub struct TextLangFn(pub Arc<Translations>);
+
+impl tera::Function for TextLangFn {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let a = TextArgs::parse(args, &self.0)?;
+        let lang = self
+            .0
+            .fallback_language(a.lang, &a.key, a.fallback, &|name| a.lookup(name));
+        Ok(Value::String(lang.unwrap_or_default().to_string()))
     }
 }
 

@@ -14,6 +14,7 @@ mod home;
 mod hooks;
 mod i18n;
 mod pages;
+mod redirects;
 mod render;
 mod state;
 mod upstream;

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::i18n::{TranslateFn, Translations};
+use crate::i18n::{TextLangFn, TranslateFn, Translations};
 
 const BUNDLED: [(&str, &str); 10] = [
     ("base.html", include_str!("../templates/base.html")),
@@ -87,6 +87,7 @@ impl Pages {
         let translations = Arc::new(translations);
         let mut tera = Tera::default();
         tera.register_function("t", TranslateFn(translations.clone()));
+        tera.register_function("text_lang", TextLangFn(translations.clone()));
         tera.add_raw_templates(BUNDLED)
             .context("a bundled template does not compile")?;
         Ok(Pages {

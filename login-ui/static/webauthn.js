@@ -4,6 +4,8 @@
 // `data-webauthn-trigger="<node name>"` and the options (a JSON string) in the button's value or
 // in a hidden field of the same form. Pressing the button runs navigator.credentials.create/get
 // with those options and posts the JSON result in the method's field, with `method` set.
+// What goes wrong is said in the page's `#webauthn-status` live region, in the texts the server
+// put in its `data-unsupported` and `data-failed` attributes (the page's language).
 (() => {
   "use strict";
 
@@ -104,12 +106,25 @@
     form.submit();
   };
 
+  // Fills the live region; emptied first, so that the same text twice is announced twice.
+  const say = (which) => {
+    const status = document.getElementById("webauthn-status");
+    if (!status) return;
+    status.textContent = "";
+    window.setTimeout(() => { status.textContent = status.dataset[which] || ""; }, 50);
+  };
+
   const run = (event) => {
     const button = event.currentTarget;
     const ceremony = ceremonies[button.dataset.webauthnTrigger];
     const form = button.form;
-    if (!ceremony || !form || !window.PublicKeyCredential) return;
+    if (!ceremony || !form) return;
     event.preventDefault();
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      say("unsupported");
+      return;
+    }
+    say("none");
     let call;
     try {
       const options = ceremony.options(form, button);
@@ -117,14 +132,19 @@
         ? navigator.credentials.create(creationOptions(options))
         : navigator.credentials.get(requestOptions(options));
     } catch (error) {
+      say("failed");
       return;
     }
     button.disabled = true;
     call.then((credential) => post(form, ceremony, serialise(credential)))
-      .catch(() => { button.disabled = false; });
+      .catch(() => {
+        button.disabled = false;
+        say("failed");
+      });
   };
 
   const bind = () => {
+    if (!window.PublicKeyCredential) say("unsupported");
     document.querySelectorAll("[data-webauthn-trigger]").forEach((button) => {
       button.addEventListener("click", run);
     });

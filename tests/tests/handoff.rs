@@ -68,7 +68,7 @@ async fn a_browser_signs_in_through_all_three_services() {
         )
         .await;
     let again = again.expect("the login form again");
-    assert!(again.text.contains("The provided credentials are invalid"));
+    assert!(again.text.contains("These credentials are not valid"));
     // Then the right one: back through login-ui and oauth2-svc to the consent page.
     let (consent_url, consent) = browser
         .submit(

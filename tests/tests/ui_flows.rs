@@ -320,10 +320,17 @@ async fn an_unknown_or_foreign_flow_starts_again() {
         assert!(!url.contains(unknown), "a new flow: {url}");
         assert!(form.is_some(), "{kind} shows a form");
     }
-    // A flow of another browser (its CSRF cookie is not ours) starts again too.
+    // A flow of another browser (its CSRF cookie is not ours, as when cookies are blocked) does
+    // not restart by itself, which would loop: a page explains cookies and links a restart.
     let (url, _) = browser.follow_to_page(&format!("{ui}/login")).await;
     let other = Browser::new();
-    let (again, form) = other.follow_to_page(&url).await;
+    let res = other.http().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("location").is_none());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Allow cookies for this site"), "{html}");
+    // Starting again by hand gives this browser a flow of its own.
+    let (again, form) = other.follow_to_page(&format!("{ui}/login")).await;
     assert!(again.starts_with(&format!("{ui}/login?flow=")), "{again}");
     assert!(form.is_some());
     // Flow pages are never cached and allow only scripts with their own nonce.

@@ -4,10 +4,14 @@
 diesel::table! {
     use diesel::sql_types::*;
 
-    /// ID tokens already submitted, by keyed hash, until they expire.
+    use service_kit::db::DbUuid;
+
+    /// ID tokens already submitted (SHA-256 of the JWS signing input) with the flow that took
+    /// them, until they expire.
     oidc_used_id_tokens (token_hash) {
         token_hash -> Text,
         expires_at -> Timestamp,
+        flow_id -> Nullable<DbUuid>,
     }
 }
 

@@ -237,6 +237,12 @@ pub fn submitted_token<R: FlowRow>(
     Ok(Some(token))
 }
 
+/// Marks a submission to an api flow as soon as the flow is loaded, so that its errors stay
+/// JSON even when they come before the body is parsed (a malformed form, a missing session).
+pub fn mark_api_flow<R: FlowRow>(req: &HttpRequest, row: &R) {
+    crate::flow::errors::redirect::mark_api_flow(req, row.is_browser());
+}
+
 /// Whether a submission gets JSON back (an API flow, a JSON body, or a browser asking for it).
 pub fn answers_json<R: FlowRow>(req: &HttpRequest, row: &R, submission: &Submission) -> bool {
     crate::flow::errors::redirect::mark_api_flow(req, row.is_browser());

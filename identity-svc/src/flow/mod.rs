@@ -124,10 +124,12 @@ impl SelfServiceSettings {
         )?;
         let login_ui = required("selfservice.flows.login.ui_url", &self.flows.login.ui_url)?;
         let mut allowed = vec![default.clone()];
+        let mut listed = Vec::new();
         for (i, raw) in self.allowed_return_urls.iter().enumerate() {
             let key = format!("selfservice.allowed_return_urls[{i}]");
-            allowed.push(web_url(raw).map_err(|reason| SettingsError::invalid(key, reason))?);
+            listed.push(return_url(raw).map_err(|reason| SettingsError::invalid(key, reason))?);
         }
+        allowed.extend(listed.iter().cloned());
         if self.flows.login.lifespan < Duration::from_secs(60) {
             return Err(SettingsError::invalid(
                 "selfservice.flows.login.lifespan",
@@ -167,12 +169,26 @@ impl SelfServiceSettings {
             verification,
             recovery,
             settings_ui,
-            return_to: ReturnToPolicy { default, allowed },
+            return_to: ReturnToPolicy {
+                default,
+                allowed,
+                listed,
+            },
         })
     }
 }
 
+/// A page's URL (ui_url, default_browser_return_url): absolute http or https only.
 fn web_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        _ => Err("must be an absolute http or https URL".into()),
+    }
+}
+
+/// An entry of `selfservice.allowed_return_urls`: a web URL, or an app's custom-scheme URL.
+fn return_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| e.to_string())?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
@@ -203,6 +219,8 @@ pub const MAX_RETURN_TO: usize = 2048;
 pub struct ReturnToPolicy {
     pub default: Url,
     allowed: Vec<Url>,
+    /// `selfservice.allowed_return_urls` alone (without the default and the UI pages).
+    listed: Vec<Url>,
 }
 
 impl ReturnToPolicy {
@@ -232,6 +250,22 @@ impl ReturnToPolicy {
             Ok(Some(url))
         } else {
             Err(forbidden())
+        }
+    }
+
+    /// The `return_to` of a session token exchange flow: required (the return_to code must not
+    /// go to the default browser page) and listed in `selfservice.allowed_return_urls`.
+    pub fn check_exchange(&self, return_to: Option<&str>) -> Result<Url, ApiError> {
+        let Some(url) = self.check(return_to)? else {
+            return Err(ApiError::BadRequest(
+                "return_to is required when return_session_token_exchange_code=true".into(),
+            ));
+        };
+        if self.listed.iter().any(|listed| Self::covers(listed, &url)) {
+            Ok(url)
+        } else {
+            let raw = return_to.unwrap_or_default();
+            Err(ApiError::ReturnToForbidden(raw.chars().take(256).collect()))
         }
     }
 
@@ -337,5 +371,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Exchange flows need an explicit, listed return_to (not the default page).
+    #[test]
+    fn exchange_return_to_is_explicit_and_listed() {
+        let p = policy();
+        assert!(p.check_exchange(Some("olympus-app://callback")).is_ok());
+        assert!(p.check_exchange(Some("https://app.test/dashboard")).is_ok());
+        assert!(matches!(
+            p.check_exchange(None),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            p.check_exchange(Some("https://id.test/welcome")),
+            Err(ApiError::ReturnToForbidden(_))
+        ));
+        assert!(matches!(
+            p.check_exchange(Some("https://evil.test/")),
+            Err(ApiError::ReturnToForbidden(_))
+        ));
+    }
+
+    /// Custom schemes are for return URLs only, never for pages or the default return URL.
+    #[test]
+    fn custom_schemes_only_in_allowed_return_urls() {
+        assert!(web_url("olympus-app://callback").is_err());
+        assert!(web_url("https://id.test/login").is_ok());
+        assert!(return_url("olympus-app://callback").is_ok());
+        assert!(return_url("javascript://x").is_err());
+        let mut settings = SelfServiceSettings {
+            default_browser_return_url: Some("olympus-app://home".into()),
+            flows: FlowsSettings {
+                login: LoginFlowSettings {
+                    ui_url: Some("https://id.test/login".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(settings.validate().is_err());
+        settings.default_browser_return_url = Some("https://id.test/".into());
+        settings.flows.login.ui_url = Some("olympus-app://login".into());
+        assert!(settings.validate().is_err());
     }
 }

@@ -392,3 +392,46 @@ async fn error_settings_are_validated_by_key() {
     let err = settings.validate().unwrap_err().to_string();
     assert!(err.contains("selfservice.flows.error.lifespan"), "{err}");
 }
+
+/// Errors of api flows that come before the body is parsed (an oversized form, no session)
+/// stay JSON even for form posts: the flow is marked as api as soon as it is loaded.
+#[tokio::test]
+async fn early_errors_of_api_flows_stay_json() {
+    let app = error_app().await;
+    app.create_person_with_password("api@example.com").await;
+    let token = crate::flows::api_token(&app, "api@example.com").await;
+    let flow = crate::flows::start_api_with_token(&app, "settings", &token).await;
+    let action = flow["ui"]["action"].as_str().unwrap();
+    // Without the session token: 401 in the envelope, not a redirect to the error page.
+    let res = app
+        .http
+        .post(action)
+        .form(&[("method", "profile"), ("traits.email", "x@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_error(res, 401).await["id"], "session_inactive");
+
+    let login: Value = app
+        .http
+        .get(format!("{}/self-service/login/api", app.public))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let huge = format!("method=password&identifier={}", "a".repeat(4 << 20));
+    let res = app
+        .http
+        .post(login["ui"]["action"].as_str().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(res.headers().get("location").is_none());
+    let body: Value = res.json().await.expect("a JSON envelope");
+    assert_eq!(body["error"]["code"], 413);
+}

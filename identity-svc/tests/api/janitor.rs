@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, fresh_database, settings_for, spawn_on};
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// One janitor run (batches of 2) on the app's database at the app's clock.
-async fn run_janitor(app: &TestApp) -> service_kit::janitor::Report {
+pub(crate) async fn run_janitor(app: &TestApp) -> service_kit::janitor::Report {
     let mut settings = settings_for(&app.public);
     settings.dsn = app.db.dsn.clone();
     settings.clock = app.clock.clone();

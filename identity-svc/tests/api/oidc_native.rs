@@ -258,3 +258,51 @@ async fn a_browser_flow_takes_an_id_token_after_its_csrf_check() {
     let session: Value = res.json().await.unwrap();
     assert_eq!(session["identity"]["traits"]["email"], "b@example.com");
 }
+
+/// A token that left required traits missing can be submitted again, with the traits, to the
+/// same flow (it is bound to that flow until the flow completes); another flow may not take it.
+#[tokio::test]
+async fn the_same_flow_may_resubmit_its_token_with_the_missing_traits() {
+    let (app, up) = pair().await;
+    let given = json!({"given_name": "Ada"});
+    let id_token = mint(&up, &relying_party(&app), "no-mail-native", given, NONCE).await;
+    let flow = api_flow(&app, "registration", "").await;
+    let res = submit(
+        &app,
+        "registration",
+        &flow,
+        token_body(&id_token, Some(NONCE)),
+    )
+    .await;
+    let messages = rejected(res).await;
+    assert!(says(&messages, "4000002"), "{messages:?}");
+
+    // Another flow may not take the token the first one holds.
+    let other = api_flow(&app, "registration", "").await;
+    let res = submit(
+        &app,
+        "registration",
+        &other,
+        token_body(&id_token, Some(NONCE)),
+    )
+    .await;
+    assert!(says(&rejected(res).await, "already used"));
+
+    let mut body = token_body(&id_token, Some(NONCE));
+    body["traits"] = json!({"email": "ada-native@example.com"});
+    let res = submit(&app, "registration", &flow, body.clone()).await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(
+        done["identity"]["traits"]["email"],
+        "ada-native@example.com"
+    );
+    assert_eq!(done["identity"]["traits"]["name"]["first"], "Ada");
+
+    // Once completed, the flow takes nothing more, and the token stays used elsewhere.
+    let res = submit(&app, "registration", &flow, body.clone()).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let res = submit(&app, "registration", &other, body).await;
+    assert!(says(&rejected(res).await, "already used"));
+    assert_eq!(app.identity_count().await, 1);
+}

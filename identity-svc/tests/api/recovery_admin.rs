@@ -371,3 +371,30 @@ async fn two_browsers_racing_with_the_right_code_exactly_one_wins() {
         "security_csrf_violation"
     );
 }
+
+/// Whoever opens an unbound admin link may not submit an address: it would replace the
+/// administrator's code with one mailed elsewhere.
+#[tokio::test]
+async fn an_unbound_admin_flow_refuses_email_submissions() {
+    let sink = SmtpSink::start().await;
+    let app = recovery_app(&sink).await;
+    let identity = app.create_person_with_password(EMAIL).await;
+    let (code, id) = browser_code(&app, &identity).await;
+    let stranger = Browser::new();
+    let flow: Value = fetch(&stranger.http, &app, &id).await.json().await.unwrap();
+    let res = stranger.submit(&flow, &[("email", EMAIL)], true).await;
+    let error = expect_error(res, 400).await;
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("administrator"),
+        "{error}"
+    );
+    // The administrator's code still works, in the person's browser.
+    let person = Browser::new();
+    let flow: Value = fetch(&person.http, &app, &id).await.json().await.unwrap();
+    let res = person.submit(&flow, &[("code", &code)], false).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], SETTINGS_UI);
+}

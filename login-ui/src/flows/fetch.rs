@@ -15,8 +15,12 @@ use crate::upstream::Upstreams;
 pub enum Fetched {
     /// The flow, as identity-svc sent it (Kratos' flow object).
     Flow(Value),
-    /// Expired, unknown, or of another browser: start a new flow (at `Some` place if named).
+    /// Expired (410, at identity-svc's `redirect_to`, which keeps `return_to`) or unknown (404,
+    /// `None`): start a new flow.
     Restart(Option<String>),
+    /// 403 (`security_csrf_violation`: identity-svc's cookie did not come back) or any other
+    /// answer that is no flow: restarting would only loop, so the browser sees an error page.
+    Unusable(StatusCode),
     /// `session_aal2_required`, `session_refresh_required`, or any `redirect_browser_to`.
     Follow(String),
     /// `session_already_available`: the browser is signed in; nothing to do here.
@@ -141,7 +145,8 @@ pub fn interpret(status: StatusCode, body: &Value) -> Fetched {
                 .or_else(|| body["error"]["details"]["redirect_to"].as_str());
             Fetched::Restart(to.map(str::to_string))
         }
-        _ => Fetched::Restart(None),
+        (StatusCode::NOT_FOUND, _) => Fetched::Restart(None),
+        (other, _) => Fetched::Unusable(other),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod fetch;
 mod qr;
+mod restart;
 mod sessions;
 mod view;
 
@@ -127,9 +128,17 @@ pub async fn page(
     };
     let cookie = cookies(req);
     match fetch::flow(&state.upstreams, kind, id, cookie, rid).await {
-        Ok(Fetched::Flow(flow)) => show(state, req, rid, kind, &flow).await,
-        Ok(Fetched::Restart(Some(to)) | Fetched::Follow(to)) => see_other(&to),
-        Ok(Fetched::Restart(None)) => see_other(start_url(state, kind, query).as_str()),
+        Ok(Fetched::Flow(flow)) => {
+            let mut response = show(state, req, rid, kind, &flow).await;
+            restart::forget(req, kind, &mut response);
+            response
+        }
+        Ok(Fetched::Follow(to)) => restart::follow(state, req, &to),
+        Ok(Fetched::Restart(to)) => restart::again(state, req, kind, query, to.as_deref()),
+        Ok(Fetched::Unusable(status)) => {
+            let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_REQUEST);
+            restart::refused(state, req, kind, query, status)
+        }
         Ok(Fetched::Home) => see_other("/"),
         Err(e) => {
             tracing::error!(error = %e, "an upstream call failed");
@@ -192,7 +201,8 @@ async fn show(
     if kind != FlowKind::Settings {
         return render::page(state, req, "flow.html", context);
     }
-    let (list, new_cookie) = sessions::listed(state, req, rid).await;
+    let lang = render::language(state, req);
+    let (list, new_cookie) = sessions::listed(state, req, rid, &lang).await;
     context.insert("sessions", &list);
     let mut response = render::page(state, req, "flow.html", context);
     if let Some(cookie) = new_cookie {

@@ -19,7 +19,10 @@ use crate::state::AppState;
 #[derive(Debug, Serialize)]
 pub struct SessionView {
     pub id: String,
+    /// RFC 3339, for `<time datetime>`.
     pub authenticated_at: String,
+    /// The same time as people read it in the page's language ("28 Nov 2026, 21:45 UTC").
+    pub authenticated_at_text: String,
     pub expires_at: String,
     pub aal: String,
     pub methods: Vec<String>,
@@ -38,6 +41,7 @@ pub async fn listed(
     state: &AppState,
     req: &HttpRequest,
     rid: &RequestId,
+    lang: &str,
 ) -> (Vec<SessionView>, Option<Cookie<'static>>) {
     let sessions = match fetch::other_sessions(&state.upstreams, cookies(req), rid).await {
         Ok(Some(sessions)) => sessions,
@@ -61,10 +65,13 @@ pub async fn listed(
                 .flatten()
                 .filter_map(|m| m["method"].as_str().map(str::to_string))
                 .collect();
+            let at = s["authenticated_at"].as_str().unwrap_or_default();
+            let (authenticated_at, authenticated_at_text) = readable(state, lang, at);
             Some(SessionView {
                 csrf_token: csrf::token(secrets, Purpose::Sessions, &cookie, id.as_str()),
                 id: id.as_str().to_string(),
-                authenticated_at: s["authenticated_at"].as_str().unwrap_or_default().into(),
+                authenticated_at,
+                authenticated_at_text,
                 expires_at: s["expires_at"].as_str().unwrap_or_default().into(),
                 aal: s["authenticator_assurance_level"]
                     .as_str()
@@ -75,6 +82,19 @@ pub async fn listed(
         })
         .collect();
     (views, new_cookie)
+}
+
+/// An RFC 3339 time as a normalised `datetime` value (UTC) and its text in `lang`; a time that
+/// does not parse is shown as sent.
+fn readable(state: &AppState, lang: &str, at: &str) -> (String, String) {
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) => {
+            let utc = t.with_timezone(&chrono::Utc);
+            let text = state.pages.translations().date_time(lang, &utc);
+            (utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), text)
+        }
+        Err(_) => (at.to_string(), at.to_string()),
+    }
 }
 
 /// `POST /settings/sessions/revoke`: revokes one of the identity's other sessions, then shows
@@ -120,6 +140,7 @@ pub fn sample() -> Vec<SessionView> {
     vec![SessionView {
         id: "00000000-0000-0000-0000-000000000000".into(),
         authenticated_at: "2026-01-01T00:00:00Z".into(),
+        authenticated_at_text: "1 Jan 2026, 00:00 UTC".into(),
         expires_at: "2026-01-02T00:00:00Z".into(),
         aal: "aal1".into(),
         methods: vec!["password".into()],

@@ -125,12 +125,12 @@ fn messages_are_announced_and_linked_to_their_field() {
     ui["nodes"][1]["messages"] = json!([{"id": 4000002, "text": "Property identifier is missing.", "type": "error", "context": {"property": "identifier"}}]);
     let html = render(&ui, "login", "en");
     assert!(html.contains(r#"<div class="messages" role="alert" id="flow-messages">"#));
-    assert!(html.contains("The provided credentials are invalid."));
+    assert!(html.contains("These credentials are not valid."));
     assert!(html.contains(r#"aria-invalid="true" aria-describedby="f0-identifier-messages""#));
     assert!(
         html.contains(r#"<div class="field-messages" id="f0-identifier-messages" role="alert">"#)
     );
-    assert!(html.contains("Property identifier is missing."));
+    assert!(html.contains("Please fill in identifier."));
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn settings_render_totp_qr_codes_triggers_checkboxes_and_sessions() {
     );
     assert!(html.contains("<code>JBSWY3DPEHPK3PXP</code>"));
     assert!(html.contains("<li><code>abcd1234</code></li>"));
-    assert!(html.contains("<li><code>Secret was used at 2026-01-01</code></li>"));
+    assert!(html.contains("<li><code>Used at 2026-01-01</code></li>"));
     assert!(html.contains(r#"type="checkbox" name="traits.newsletter" value="true" checked"#));
     assert!(html.contains(r#"name="lookup_secret_confirm" value="true""#));
     assert!(html.contains(r#"name="unlink" value="github""#));
@@ -198,6 +198,15 @@ fn settings_render_totp_qr_codes_triggers_checkboxes_and_sessions() {
     // Other sessions, each with login-ui's own CSRF-protected revoke form.
     assert!(html.contains(r#"action="/settings/sessions/revoke""#));
     assert!(html.contains(r#"name="session_id" value="00000000-0000-0000-0000-000000000000""#));
+    // Its time and methods, readable and linked to the revoke button.
+    assert!(html.contains(r#"<time datetime="2026-01-01T00:00:00Z">1 Jan 2026, 00:00 UTC</time>"#));
+    assert!(html.contains(r#"<dl class="details session-info" id="session-1-info">"#));
+    assert!(html.contains(r#"aria-describedby="session-1-info">Sign out this session</button>"#));
+    assert!(html.contains("<span>Password</span>"));
+    // The WebAuthn script's status texts, in the page's language.
+    assert!(html.contains(
+        r#"role="status" aria-live="polite" data-unsupported="This browser cannot use passkeys or security keys" data-failed="That did not work, please try again""#
+    ));
 }
 
 #[test]
@@ -206,7 +215,22 @@ fn texts_follow_the_language_and_fall_back_to_identity_svc() {
     assert!(html.contains("Kontoeinstellungen"), "{html}");
     // An id login-ui has no text for shows identity-svc's English text.
     let ui = json!({"action": "a", "method": "POST", "nodes": [], "messages": [{"id": 1234567, "text": "Upstream words", "type": "info"}]});
-    assert!(render(&ui, "verification", "de").contains("Upstream words"));
+    let html = render(&ui, "verification", "de");
+    // …marked as English on the German page; translated texts are not marked.
+    assert!(
+        html.contains(r#"data-message-id="1234567" lang="en">Upstream words</p>"#),
+        "{html}"
+    );
+    assert!(!render(&ui, "verification", "en").contains(r#"lang="en">Upstream"#));
+    let html = render(&login_ui(), "login", "de");
+    assert!(html.contains(r#"<label for="f0-identifier">"#), "{html}");
+    // A German text whose `{provider}` the label cannot fill gives way to the English one.
+    assert!(html.contains(r#"value="github" lang="en">Sign in with GitHub</button>"#));
+    assert!(html.contains("Dieser Browser kann keine Passkeys"));
+    let ui = json!({"action": "a", "method": "POST", "nodes": [
+        input("password", "method", "submit", json!("password"), Some((1234568, "Go on")))
+    ]});
+    assert!(render(&ui, "login", "de").contains(r#"lang="en">Go on</button>"#));
 }
 
 #[test]
@@ -243,7 +267,11 @@ fn identity_svc_answers_map_to_restart_follow_or_home() {
     let csrf = json!({"error": {"id": "security_csrf_violation", "code": 403}});
     assert_eq!(
         interpret(StatusCode::FORBIDDEN, &csrf),
-        Fetched::Restart(None)
+        Fetched::Unusable(StatusCode::FORBIDDEN)
+    );
+    assert_eq!(
+        interpret(StatusCode::BAD_REQUEST, &json!({"error": {"code": 400}})),
+        Fetched::Unusable(StatusCode::BAD_REQUEST)
     );
     let aal2 = json!({"error": {"id": "session_aal2_required", "code": 403}, "redirect_browser_to": "http://id.test/self-service/login/browser?aal=aal2"});
     assert_eq!(

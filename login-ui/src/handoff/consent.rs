@@ -17,7 +17,7 @@ use shared_types::consent::{
 use tera::Context;
 
 pub use super::claims::claims;
-use super::{csrf, problem_for, see_other, unavailable_for};
+use super::{csrf, problem_for, unavailable_for};
 use crate::api::{Answer, Kind};
 use crate::render;
 use crate::state::AppState;
@@ -75,7 +75,7 @@ async fn load(
         .await
     {
         Ok(Answer::Ok(request)) => Ok(request),
-        Ok(Answer::Gone(restart)) => Err(see_other(&restart)),
+        Ok(Answer::Gone(restart)) => Err(super::to_oauth2(state, req, &restart, None)),
         Ok(_) => Err(problem_for(
             state,
             req,
@@ -213,6 +213,7 @@ pub async fn post_consent(
             finish(
                 &state,
                 &req,
+                &request.request_url,
                 state
                     .upstreams
                     .decide(
@@ -237,12 +238,29 @@ async fn grant(
     scope: Vec<String>,
     remember: bool,
 ) -> HttpResponse {
+    // An identity deleted or deactivated since it signed in gets no tokens: the application is
+    // told to sign it in again (which identity-svc then refuses).
     let identity = match state.upstreams.identity(&request.subject, rid).await {
-        Ok(Answer::Ok(identity)) => Some(identity),
-        Ok(_) => None,
+        Ok(Answer::Ok(identity))
+            if identity.state == shared_types::identity::IdentityState::Active =>
+        {
+            identity
+        }
+        Ok(_) => {
+            let body = RejectOAuth2Request {
+                error: Some("login_required".into()),
+                error_description: Some("The account is no longer available.".into()),
+                ..Default::default()
+            };
+            let answer = state
+                .upstreams
+                .decide(Kind::Consent, "reject", challenge, &body, rid)
+                .await;
+            return finish(state, req, &request.request_url, answer);
+        }
         Err(e) => return unavailable_for(state, req, e),
     };
-    let id_token = identity.map(|i| claims(&i, &scope)).unwrap_or_default();
+    let id_token = claims(&identity, &scope);
     let body = AcceptOAuth2ConsentRequest {
         grant_scope: scope,
         grant_access_token_audience: request.requested_access_token_audience.clone(),
@@ -256,6 +274,7 @@ async fn grant(
     finish(
         state,
         req,
+        &request.request_url,
         state
             .upstreams
             .decide(Kind::Consent, "accept", challenge, &body, rid)
@@ -280,11 +299,14 @@ fn redirect_host(request_url: &str) -> String {
 fn finish(
     state: &AppState,
     req: &HttpRequest,
+    request_url: &str,
     answer: Result<Answer<shared_types::consent::OAuth2RedirectTo>, crate::api::UpstreamError>,
 ) -> HttpResponse {
     match answer {
-        Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
-        Ok(Answer::Gone(restart)) => see_other(&restart),
+        Ok(Answer::Ok(redirect)) => {
+            super::to_oauth2(state, req, &redirect.redirect_to, Some(request_url))
+        }
+        Ok(Answer::Gone(restart)) => super::to_oauth2(state, req, &restart, Some(request_url)),
         Ok(_) => problem_for(
             state,
             req,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use service_kit::http::RequestId;
 use tera::Context;
 
-use super::{csrf, problem_for, see_other, unavailable_for};
+use super::{csrf, problem_for, unavailable_for};
 use crate::api::Answer;
 use crate::render;
 use crate::state::AppState;
@@ -92,7 +92,7 @@ pub async fn post_device(
         .accept_user_code(challenge, typed, &rid)
         .await
     {
-        Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
+        Ok(Answer::Ok(redirect)) => super::to_oauth2(&state, &req, &redirect.redirect_to, None),
         Ok(Answer::Invalid) => form_again(&state, &req, challenge, typed, "device.wrong_code"),
         // Used, expired, or too many wrong codes: a fresh challenge starts at `restart`.
         Ok(Answer::Gone(restart)) => problem_for(
@@ -101,7 +101,9 @@ pub async fn post_device(
             StatusCode::GONE,
             "device.gone.title",
             "device.gone.message",
-            Some(&restart),
+            crate::redirects::from_oauth2(&state, &restart, None)
+                .as_ref()
+                .map(url::Url::as_str),
         ),
         Ok(Answer::TooMany) => problem_for(
             &state,
@@ -176,19 +178,20 @@ pub async fn get_device_done(
 ) -> HttpResponse {
     let mut context = Context::new();
     let error = query.error.as_deref().map(|error| {
-        let title = match error {
-            "access_denied" => "device.denied.title",
-            _ => "device.failed.title",
+        let (title, lead) = match error {
+            "access_denied" => ("device.denied.title", "device.denied.message"),
+            _ => ("device.failed.title", "device.failed.detail"),
         };
         let detail: Option<String> = query
             .error_description
             .as_deref()
             .map(|d| d.chars().take(300).collect());
-        (title, detail)
+        (title, lead, detail)
     });
     context.insert("error", &error.is_some());
-    if let Some((title, detail)) = error {
+    if let Some((title, lead, detail)) = error {
         context.insert("title", title);
+        context.insert("lead", lead);
         context.insert("detail", &detail);
     }
     render::page(&state, &req, "device_done.html", context)

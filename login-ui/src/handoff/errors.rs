@@ -40,6 +40,15 @@ pub fn oauth2_title(error: Option<&str>) -> &'static str {
     }
 }
 
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(value: &str) -> bool {
+    value.len() == 36
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 fn shorten(text: &str) -> String {
     text.chars().take(MAX_DETAIL_CHARS).collect()
 }
@@ -54,6 +63,14 @@ pub async fn get_error(
     // taken from the query.
     let restart = state.upstreams.browser_login(None);
     if let Some(id) = query.id.as_deref().filter(|id| !id.is_empty()) {
+        // identity-svc's error ids are UUIDs; anything else is neither looked up nor echoed.
+        if !is_uuid(id) {
+            let page = ErrorPage {
+                restart_url: Some(restart.as_str()),
+                ..ErrorPage::new(404, "error.identity.title", "error.identity.unknown")
+            };
+            return render::error_page(&state, &req, StatusCode::NOT_FOUND, &page);
+        }
         return identity_error(&state, &req, &rid, id, restart.as_str()).await;
     }
     let detail = query.error_description.as_deref().map(shorten);
@@ -78,9 +95,11 @@ async fn identity_error(
     let (status, message, detail) = match state.upstreams.self_service_error(id, rid).await {
         Ok(Answer::Ok(flow)) => {
             let error = &flow["error"];
-            let detail = error["message"]
+            // `reason` is the more specific of the two when identity-svc sends both.
+            let detail = error["reason"]
                 .as_str()
-                .or_else(|| error["reason"].as_str())
+                .filter(|r| !r.is_empty())
+                .or_else(|| error["message"].as_str())
                 .map(shorten);
             let status = error["code"]
                 .as_u64()
@@ -115,5 +134,20 @@ mod tests {
         assert_eq!(oauth2_title(Some("<script>")), "error.oauth2.other");
         assert_eq!(oauth2_title(None), "error.oauth2.other");
         assert_eq!(shorten(&"x".repeat(1000)).len(), MAX_DETAIL_CHARS);
+    }
+
+    #[test]
+    fn only_uuid_shaped_error_ids_are_accepted() {
+        assert!(is_uuid("0d6c1a8e-3c1b-4b8e-9f2a-1d2e3f4a5b6c"));
+        assert!(is_uuid("0D6C1A8E-3C1B-4B8E-9F2A-1D2E3F4A5B6C"));
+        for bad in [
+            "",
+            "call 555-0100 for help",
+            "0d6c1a8e3c1b4b8e9f2a1d2e3f4a5b6c",
+            "0d6c1a8e-3c1b-4b8e-9f2a-1d2e3f4a5b6g",
+            "<script>alert(1)</script>-0000-0000-000",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
+        }
     }
 }

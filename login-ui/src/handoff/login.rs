@@ -67,7 +67,7 @@ async fn answer_challenge(
     {
         Ok(Answer::Ok(request)) => request,
         // Used or expired: restart the authorization, which makes a fresh challenge.
-        Ok(Answer::Gone(restart)) => return see_other(&restart),
+        Ok(Answer::Gone(restart)) => return super::to_oauth2(state, req, &restart, None),
         Ok(_) => return invalid_link(state),
         Err(e) => return unavailable(state, e),
     };
@@ -113,8 +113,15 @@ async fn answer_challenge(
         .decide(Kind::Login, "accept", challenge, &body, rid)
         .await
     {
-        Ok(Answer::Ok(redirect)) => see_other(&redirect.redirect_to),
-        Ok(Answer::Gone(restart)) => see_other(&restart),
+        Ok(Answer::Ok(redirect)) => super::to_oauth2(
+            state,
+            req,
+            &redirect.redirect_to,
+            Some(&request.request_url),
+        ),
+        Ok(Answer::Gone(restart)) => {
+            super::to_oauth2(state, req, &restart, Some(&request.request_url))
+        }
         Ok(_) => invalid_link(state),
         Err(e) => unavailable(state, e),
     }

@@ -50,7 +50,7 @@ async fn load(
         .await
     {
         Ok(Answer::Ok(request)) => Ok(request),
-        Ok(Answer::Gone(restart)) => Err(see_other(&restart)),
+        Ok(Answer::Gone(restart)) => Err(super::to_oauth2(state, req, &restart, None)),
         Ok(_) => Err(invalid(state, req)),
         Err(e) => Err(unavailable_for(state, req, e)),
     }
@@ -123,7 +123,10 @@ async fn end_identity_session(
         .browser_logout(super::cookies(req), next, rid)
         .await
     {
-        Ok(Answer::Ok(flow)) => see_other(&flow.logout_url),
+        Ok(Answer::Ok(flow)) => match crate::redirects::from_identity(state, &flow.logout_url) {
+            Some(url) => see_other(url.as_str()),
+            None => super::bad_redirect(state, req),
+        },
         Ok(_) => see_other(next),
         Err(e) => {
             tracing::warn!(error = %e, "identity-svc did not give a logout URL; its session stays");
@@ -165,9 +168,12 @@ pub async fn post_logout(
             .await
         {
             Ok(Answer::Ok(redirect)) => {
-                end_identity_session(&state, &req, &rid, &redirect.redirect_to).await
+                match crate::redirects::from_oauth2(&state, &redirect.redirect_to, None) {
+                    Some(next) => end_identity_session(&state, &req, &rid, next.as_str()).await,
+                    None => super::bad_redirect(&state, &req),
+                }
             }
-            Ok(Answer::Gone(restart)) => see_other(&restart),
+            Ok(Answer::Gone(restart)) => super::to_oauth2(&state, &req, &restart, None),
             Ok(_) => invalid(&state, &req),
             Err(e) => unavailable_for(&state, &req, e),
         };
@@ -178,7 +184,7 @@ pub async fn post_logout(
             context.insert("stayed", &true);
             render::page(&state, &req, "logout.html", context)
         }
-        Ok(Answer::Gone(restart)) => see_other(&restart),
+        Ok(Answer::Gone(restart)) => super::to_oauth2(&state, &req, &restart, None),
         Ok(_) => invalid(&state, &req),
         Err(e) => unavailable_for(&state, &req, e),
     }

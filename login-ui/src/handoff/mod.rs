@@ -37,6 +37,33 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// Sends the browser to `target`, an answer of oauth2-svc, only if it is on oauth2-svc's public
+/// origin (`urls.oauth2.public`, else that of the challenge's `request_url` when known).
+fn to_oauth2(
+    state: &AppState,
+    req: &HttpRequest,
+    target: &str,
+    request_url: Option<&str>,
+) -> HttpResponse {
+    match crate::redirects::from_oauth2(state, target, request_url) {
+        Some(url) => see_other(url.as_str()),
+        None => bad_redirect(state, req),
+    }
+}
+
+/// An upstream named a place outside this Olympus domain: not followed.
+fn bad_redirect(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    tracing::warn!("an upstream answered with a redirect outside this Olympus domain");
+    problem_for(
+        state,
+        req,
+        StatusCode::BAD_GATEWAY,
+        "error.redirect.title",
+        "error.redirect.message",
+        None,
+    )
+}
+
 /// An error page in the default language; `title` and `message` are text keys (an English text
 /// that is no key shows as written). Prefer [`problem_for`], which speaks the browser's language.
 fn problem(

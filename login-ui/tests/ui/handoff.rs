@@ -48,6 +48,11 @@ impl Scripted {
         Scripted { url, seen }
     }
 
+    /// Every request that reached the stand-in, as `METHOD target`.
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
     /// The decisions (PUTs) that reached the stand-in.
     pub fn decisions(&self) -> Vec<String> {
         let seen = self.seen.lock().unwrap();

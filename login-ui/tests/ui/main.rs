@@ -2,6 +2,7 @@
 //! upstreams either closed ports or a stub answering `/health/alive`.
 
 mod device;
+mod flow_restart;
 mod handoff;
 mod helpers;
 mod home;

@@ -57,7 +57,7 @@ async fn every_page_has_the_headers_and_a_fresh_nonce() {
         ("/device/done", 200),
         ("/device/done?error=access_denied&error_description=no", 200),
         ("/error?error=access_denied&error_description=denied", 400),
-        ("/error?id=e-1", 400),
+        ("/error?id=e-1", 404),
         ("/consent", 400),
         ("/login?login_challenge=unknown", 404),
         ("/no/such/page", 404),

@@ -228,6 +228,7 @@ impl Domain {
             .set("URLS__IDENTITY__PUBLIC", identity.public_url())
             .set("URLS__IDENTITY__ADMIN", identity.admin_url())
             .set("URLS__OAUTH2__ADMIN", oauth2.admin_url())
+            .set("URLS__OAUTH2__PUBLIC", oauth2.public_url())
             .set("HOOKS__IDENTITY_LIFECYCLE__SECRET", hook_secret);
         options.apply(Service::LoginUi, &mut login_config);
         let login_ui = ServiceProcess::start(Service::LoginUi, &login_config, &log_dir).await?;

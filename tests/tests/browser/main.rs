@@ -7,4 +7,5 @@
 mod account;
 mod axe;
 mod common;
+mod gallery;
 mod oauth;

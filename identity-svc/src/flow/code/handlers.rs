@@ -187,9 +187,9 @@ async fn update_flow(
 ) -> Result<HttpResponse, ApiError> {
     let body = lifecycle::read_body(&state, payload).await?;
     let row = load(&state, kind, query.submitted()).await?;
-    let submission = Submission::parse(&req, &body)?;
     let browser = row.flow_type == "browser";
     crate::flow::errors::redirect::mark_api_flow(&req, browser);
+    let submission = Submission::parse(&req, &body)?;
     let csrf = if browser {
         let stored = match kind {
             Kind::Recovery => crate::flow::recovery::admin::expected_hash(&state, &req, &row),
@@ -227,6 +227,13 @@ async fn update_flow(
     }
     match (submission.non_empty("code"), submission.non_empty("email")) {
         (Some(code), _) => redeem(step, code).await,
+        // An administrator's code waits in an unbound flow: an address submitted by whoever
+        // opened the link must not replace it.
+        (None, Some(_)) if kind == Kind::Recovery && crate::flow::recovery::admin::unbound(&step.row) => {
+            Err(ApiError::BadRequest(
+                "This recovery flow was created by an administrator: submit the recovery code you were given, or start a new recovery flow to receive one by email.".into(),
+            ))
+        }
         (None, Some(email)) => send_code(step, email).await,
         (None, None) if step.row.state == STATE_SENT => {
             reject(step, FlowMessages::field("code", text::missing("code"))).await

@@ -85,11 +85,8 @@ async fn create_native_login_flow(
     query: web::Query<InitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_browsers(&req)?;
-    let return_to = state
-        .settings
-        .flows
-        .return_to
-        .check(query.return_to.as_deref())?;
+    let return_to =
+        crate::flow::oidc::exchange::return_to(&state, &req, query.return_to.as_deref())?;
     let refresh = query.refresh()?;
     // A step-up (`aal=aal2`) needs the session that a first-factor flow refuses.
     let aal2 = crate::mfa::login::requested(&state, &req, query.aal.as_deref(), refresh).await?;
@@ -129,8 +126,9 @@ async fn update_login_flow(
     query: web::Query<FlowQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = lifecycle::read_body(&state, payload).await?;
     let row: LoginFlowRow = lifecycle::load(&state, query.submitted()).await?;
+    lifecycle::mark_api_flow(&req, &row);
+    let body = lifecycle::read_body(&state, payload).await?;
     let submission = Submission::parse(&req, &body)?;
     let json = lifecycle::answers_json(&req, &row, &submission);
     let token = lifecycle::submitted_token(&state, &req, &row, &submission)?;

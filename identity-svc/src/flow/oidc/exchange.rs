@@ -15,7 +15,7 @@ use service_kit::db::{AnyConnection, Id};
 use sha2::Sha256;
 
 use super::callback::Flow;
-use crate::db::schema::sessions;
+use crate::db::schema::{identities, sessions};
 use crate::db::schema_exchange::session_token_exchanges as exchanges;
 use crate::error::ApiError;
 use crate::flow::http::{no_store, see_other};
@@ -33,6 +33,21 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 pub fn requested(req: &HttpRequest) -> bool {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .any(|(k, v)| k == "return_session_token_exchange_code" && v == "true")
+}
+
+/// The `return_to` of a new api flow: an exchange flow needs one, listed in
+/// `selfservice.allowed_return_urls` (the return_to code goes there); others as usual.
+pub fn return_to(
+    state: &AppState,
+    req: &HttpRequest,
+    raw: Option<&str>,
+) -> Result<Option<url::Url>, ApiError> {
+    let policy = &state.settings.flows.return_to;
+    if requested(req) {
+        policy.check_exchange(raw).map(Some)
+    } else {
+        policy.check(raw)
+    }
 }
 
 fn code() -> String {
@@ -241,12 +256,60 @@ fn redeem(
     if taken != 1 {
         return Ok(Redeemed::Unknown);
     }
-    let updated = diesel::update(sessions::table.find(session_id))
+    // Only a live session of an active identity is handed out: not one revoked, expired or
+    // belonging to an identity disabled since the sign-in.
+    let owner: Option<Id> = sessions::table
+        .find(session_id)
+        .select(sessions::identity_id)
+        .first(c)
+        .optional()?;
+    let identity_active = match owner {
+        Some(owner) => {
+            identities::table
+                .find(owner)
+                .filter(identities::state.eq("active"))
+                .count()
+                .get_result::<i64>(c)?
+                > 0
+        }
+        None => false,
+    };
+    let updated = if identity_active {
+        diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::active.eq(true))
+                .filter(sessions::expires_at.gt(now)),
+        )
         .set(sessions::token_hash.eq(token_hash))
-        .execute(c)?;
-    Ok(if updated == 1 {
-        Redeemed::Session(session_id)
+        .execute(c)?
     } else {
-        Redeemed::Unknown
+        0
+    };
+    if updated == 1 {
+        return Ok(Redeemed::Session(session_id));
+    }
+    let expired: Option<chrono::NaiveDateTime> = sessions::table
+        .find(session_id)
+        .select(sessions::expires_at)
+        .first(c)
+        .optional()?;
+    Ok(match expired {
+        Some(at) if at <= now => Redeemed::Expired,
+        _ => Redeemed::Unknown,
     })
+}
+
+/// Janitor step: exchanges (redeemed or not) that expired before `cutoff`.
+pub fn delete_expired(
+    c: &mut AnyConnection,
+    limit: i64,
+    cutoff: chrono::NaiveDateTime,
+) -> QueryResult<usize> {
+    let ids: Vec<Id> = exchanges::table
+        .filter(exchanges::expires_at.lt(cutoff))
+        .select(exchanges::id)
+        .limit(limit)
+        .load(c)?;
+    diesel::delete(exchanges::table.filter(exchanges::id.eq_any(&ids))).execute(c)
 }

@@ -56,8 +56,7 @@ pub async fn verify(
         )) => {
             // Perhaps the provider rotated its keys: fetch them again (rate-limited), once.
             match upstreams.refresh(provider).await {
-                Ok(Some(fresh)) => check_signature(&parsed, provider, &fresh, now),
-                Ok(None) => outcome,
+                Ok(fresh) => check_signature(&parsed, provider, &fresh, now),
                 Err(e) => return Err(Refused::Unavailable(e.to_string())),
             }
         }
@@ -165,7 +164,174 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+
+    use super::super::upstream::test_provider::{TestProvider, es256, jwk, new_key};
     use super::*;
+
+    fn claims(up: &TestProvider, now: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "iss": up.issuer, "sub": "user-1", "aud": "web", "nonce": "n-1",
+            "iat": now.timestamp(), "exp": (now + chrono::Duration::minutes(10)).timestamp(),
+        })
+    }
+
+    fn signed(up: &TestProvider, claims: serde_json::Value) -> String {
+        es256(
+            &up.key,
+            serde_json::json!({"alg": "ES256", "kid": "k1", "typ": "JWT"}),
+            claims,
+        )
+    }
+
+    async fn check(
+        upstreams: &Upstreams,
+        up: &TestProvider,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Checked, String> {
+        verify(
+            upstreams,
+            &up.settings(serde_json::json!({})),
+            token,
+            Some("n-1"),
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            Refused::Unavailable(e) => format!("unavailable: {e}"),
+            Refused::Invalid(e) => format!("invalid: {e}"),
+            Refused::Nonce(e) => format!("nonce: {e}"),
+        })
+    }
+
+    #[tokio::test]
+    async fn forged_and_mismatched_tokens_are_refused() {
+        let up = TestProvider::start(serde_json::Value::Null).await;
+        let upstreams = Upstreams::new();
+        let now = Utc::now();
+        let good = signed(&up, claims(&up, now));
+        let checked = check(&upstreams, &up, &good, now).await.unwrap();
+        assert_eq!(checked.subject, "user-1");
+
+        let refused = |r: Result<Checked, String>| match r {
+            Ok(_) => panic!("the token was accepted"),
+            Err(e) => assert!(e.starts_with("invalid: "), "{e}"),
+        };
+        let body = |c: &serde_json::Value| URL_SAFE_NO_PAD.encode(c.to_string());
+
+        // `alg: none`, with and without a kid.
+        for header in [
+            serde_json::json!({"alg": "none"}),
+            serde_json::json!({"alg": "none", "kid": "k1"}),
+        ] {
+            let none = format!("{}.{}.", body(&header), body(&claims(&up, now)));
+            refused(check(&upstreams, &up, &none, now).await);
+        }
+
+        // HS256 keyed with the provider's public key (its SEC1 point and its JWK text).
+        let point = up.key.verifying_key().to_encoded_point(false);
+        let jwk_text = jwk(&up.key, "k1").to_string();
+        for secret in [point.as_bytes(), jwk_text.as_bytes()] {
+            let input = format!(
+                "{}.{}",
+                body(&serde_json::json!({"alg": "HS256", "kid": "k1"})),
+                body(&claims(&up, now))
+            );
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+            mac.update(input.as_bytes());
+            let hs = format!(
+                "{input}.{}",
+                URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+            );
+            refused(check(&upstreams, &up, &hs, now).await);
+        }
+
+        // Another issuer.
+        let mut other = claims(&up, now);
+        other["iss"] = serde_json::json!(format!("{}/other", up.issuer));
+        refused(check(&upstreams, &up, &signed(&up, other), now).await);
+
+        // Issued in the future beyond the leeway (within it is fine).
+        let mut future = claims(&up, now);
+        future["iat"] = serde_json::json!((now + chrono::Duration::seconds(120)).timestamp());
+        refused(check(&upstreams, &up, &signed(&up, future), now).await);
+        let mut skewed = claims(&up, now);
+        skewed["iat"] = serde_json::json!((now + chrono::Duration::seconds(10)).timestamp());
+        assert!(
+            check(&upstreams, &up, &signed(&up, skewed), now)
+                .await
+                .is_ok()
+        );
+
+        // Expired beyond the leeway.
+        let mut expired = claims(&up, now);
+        expired["exp"] = serde_json::json!((now - chrono::Duration::seconds(120)).timestamp());
+        refused(check(&upstreams, &up, &signed(&up, expired), now).await);
+
+        // Several audiences without `azp`, then with an accepted one.
+        let mut several = claims(&up, now);
+        several["aud"] = serde_json::json!(["web", "other"]);
+        refused(check(&upstreams, &up, &signed(&up, several.clone()), now).await);
+        several["azp"] = serde_json::json!("web");
+        assert!(
+            check(&upstreams, &up, &signed(&up, several), now)
+                .await
+                .is_ok()
+        );
+
+        // A bad signature (a token signed with another key under the known kid).
+        let stranger = es256(
+            &new_key(),
+            serde_json::json!({"alg": "ES256", "kid": "k1"}),
+            claims(&up, now),
+        );
+        refused(check(&upstreams, &up, &stranger, now).await);
+
+        // None of these refetched the keys: one discovery, one key set.
+        assert_eq!((up.discoveries(), up.key_sets()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_refreshes_the_keys_once() {
+        let up = TestProvider::start(serde_json::Value::Null).await;
+        let provider = up.settings(serde_json::json!({}));
+        let upstreams = Upstreams::new();
+        let now = Utc::now();
+        assert!(
+            check(&upstreams, &up, &signed(&up, claims(&up, now)), now)
+                .await
+                .is_ok()
+        );
+        assert_eq!((up.discoveries(), up.key_sets()), (1, 1));
+
+        // The provider rotates to k2. Right after a fetch an unknown kid refetches nothing.
+        let rotated = new_key();
+        *up.jwks.lock().unwrap() = serde_json::json!({"keys": [jwk(&rotated, "k2")]});
+        let header = serde_json::json!({"alg": "ES256", "kid": "k2"});
+        let token = es256(&rotated, header, claims(&up, now));
+        assert!(check(&upstreams, &up, &token, now).await.is_err());
+        assert_eq!((up.discoveries(), up.key_sets()), (1, 1));
+
+        // Later, the unknown kid causes exactly one refetch, and the token verifies.
+        upstreams.age(&provider, Duration::from_secs(60)).await;
+        assert!(check(&upstreams, &up, &token, now).await.is_ok());
+        assert_eq!((up.discoveries(), up.key_sets()), (2, 2));
+
+        // A kid the provider does not have either: one refetch, then refused.
+        upstreams.age(&provider, Duration::from_secs(60)).await;
+        let header = serde_json::json!({"alg": "ES256", "kid": "k3"});
+        let unknown = es256(&new_key(), header, claims(&up, now));
+        assert!(check(&upstreams, &up, &unknown, now).await.is_err());
+        assert_eq!((up.discoveries(), up.key_sets()), (3, 3));
+        // And again at once: no further fetch.
+        assert!(check(&upstreams, &up, &unknown, now).await.is_err());
+        assert_eq!((up.discoveries(), up.key_sets()), (3, 3));
+    }
 
     fn provider() -> ProviderSettings {
         serde_json::from_value(serde_json::json!({

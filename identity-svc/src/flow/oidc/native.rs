@@ -1,6 +1,7 @@
 //! Native sign-in by ID token: a native app that signed in with the provider's own SDK submits
 //! `{method: "oidc", provider, id_token, id_token_nonce}` to a login or registration flow. The
-//! token is verified ([`super::idtoken`]), used once (a keyed hash kept until it expires), and
+//! token is verified ([`super::idtoken`]), used by one flow only (a hash of its signing input,
+//! bound to that flow, kept until it expires), and
 //! then leads where a browser callback would ([`super::outcome`]): an api flow answers
 //! `{session, session_token, …}` or the flow with messages (400); a browser flow (Kratos accepts
 //! the token there too, after the flow's CSRF check) gets the browser's answer.
@@ -10,9 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use hmac::{Hmac, Mac};
-use service_kit::db::AnyConnection;
-use sha2::Sha256;
+use service_kit::db::{AnyConnection, Id};
+use sha2::{Digest, Sha256};
 
 use super::callback::{Flow, show_message};
 use super::idtoken::{self, LEEWAY, Refused};
@@ -53,7 +53,7 @@ pub async fn submit(
         Ok(checked) => checked,
         Err(refused) => return Ok(Err(refusal(&provider.id, refused))),
     };
-    if !spend(state, token, checked.expires_at, now).await? {
+    if !spend(state, flow.id(), token, checked.expires_at, now).await? {
         tracing::warn!(provider = %provider.id, "an ID token was submitted again");
         return Ok(Err(FlowMessages::form(text::upstream_failed(
             "This ID token was already used; sign in at the provider again.",
@@ -91,41 +91,56 @@ fn refusal(provider: &str, refused: Refused) -> FlowMessages {
     FlowMessages::form(text::upstream_failed(reason))
 }
 
-/// A keyed hash of an ID token (HMAC-SHA256 under `secrets.cookie`).
-fn token_hash(state: &AppState, token: &str) -> String {
-    let secret = state.settings.settings.secrets.cookie.current().expose();
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(b"oidc-id-token:");
-    mac.update(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+/// The used-token key: SHA-256 of the JWS signing input (`header.payload`). The signature is
+/// left out (an ES256 signature can be re-encoded into another valid one) and no secret goes in
+/// (a rotated secret would make a used token look new).
+pub fn token_hash(token: &str) -> String {
+    let mut parts = token.splitn(3, '.');
+    let header = parts.next().unwrap_or_default();
+    let payload = parts.next().unwrap_or_default();
+    let mut digest = Sha256::new();
+    digest.update(header.as_bytes());
+    digest.update(b".");
+    digest.update(payload.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
 }
 
-/// Records the token as used; `false` when it already was (atomic: the primary key decides).
+/// Records the token as used by `flow_id`; `false` when another flow already took it. The flow
+/// that first took it may submit it again (a missing trait, a lost answer) until it completes —
+/// a completed flow takes no submissions.
 async fn spend(
     state: &AppState,
+    flow_id: Id,
     token: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
-    let hash = token_hash(state, token);
+    let hash = token_hash(token);
     // Kept while a clock with the leeway could still take the token.
     let until = (expires_at + LEEWAY * 2).naive_utc();
     let at = now.naive_utc();
     state
         .db
-        .write(move |c| insert_used(c, &hash, until, at).map_err(ApiError::from))
+        .write(move |c| {
+            c.transaction(|c| insert_used(c, &hash, flow_id, until, at))
+                .map_err(ApiError::from)
+        })
         .await
 }
 
 fn insert_used(
     c: &mut AnyConnection,
     hash: &str,
+    flow_id: Id,
     until: chrono::NaiveDateTime,
     now: chrono::NaiveDateTime,
 ) -> QueryResult<bool> {
     diesel::delete(used::table.filter(used::expires_at.lt(now))).execute(c)?;
-    let row = (used::token_hash.eq(hash), used::expires_at.eq(until));
+    let row = (
+        used::token_hash.eq(hash),
+        used::expires_at.eq(until),
+        used::flow_id.eq(Some(flow_id)),
+    );
     // diesel's ON CONFLICT clauses are per backend, so the query is built for each.
     let inserted = match c {
         AnyConnection::Postgresql(c) => diesel::insert_into(used::table)
@@ -137,7 +152,15 @@ fn insert_used(
             .on_conflict_do_nothing()
             .execute(c)?,
     };
-    Ok(inserted == 1)
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let taken_by: Option<Option<Id>> = used::table
+        .find(hash)
+        .select(used::flow_id)
+        .first(c)
+        .optional()?;
+    Ok(taken_by == Some(Some(flow_id)))
 }
 
 /// Keeps the flow open with `messages` and answers as the submission expects: the browser back

@@ -228,9 +228,11 @@ async fn sign_in(
         }
         (row, token)
     });
+    // Only a browser flow replaces the browser's session: an api flow finished in the system
+    // browser (the exchange) leaves that browser's own session alone.
     let previous = match &started {
-        Some(_) => session::current(state, req).await?.map(|(old, _)| old.id),
-        None => None,
+        Some(_) if flow.is_browser() => session::current(state, req).await?.map(|(old, _)| old.id),
+        _ => None,
     };
     let csrf_hash = match flow {
         Flow::Login(r) => r.csrf_token_hash.clone(),

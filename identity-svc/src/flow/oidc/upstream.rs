@@ -3,6 +3,7 @@
 //! ID token's verification (issuer, audience, nonce, signature, expiry).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -10,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
     AccessToken, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    SubjectIdentifier, TokenResponse,
+    IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, SubjectIdentifier, TokenResponse,
 };
 use tokio::sync::Mutex;
 
@@ -22,11 +23,19 @@ use super::{ClaimsSource, Pkce, ProviderSettings};
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
 /// The shortest time between two fetches of a provider's keys forced by unknown key ids.
 const MIN_REFRESH: Duration = Duration::from_secs(30);
+/// A failed discovery is answered from memory for this long (no refetch storm while the
+/// provider is down).
+const FAILURE_TTL: Duration = Duration::from_secs(30);
 
 /// The HTTP client and the discovery cache shared by all requests.
 pub struct Upstreams {
     http: openidconnect::reqwest::Client,
     discovered: Mutex<HashMap<String, Discovered>>,
+    /// The last failed discovery per provider (when, and the error's text).
+    failed: Mutex<HashMap<String, (Instant, String)>>,
+    /// One lock per provider around a fetch: one fetch in flight, concurrent callers wait for
+    /// it and then read the cache it filled.
+    fetching: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// A provider's discovery document as cached.
@@ -34,7 +43,8 @@ pub struct Upstreams {
 pub struct Discovered {
     pub at: Instant,
     pub metadata: CoreProviderMetadata,
-    /// `code_challenge_methods_supported` lists `S256` (the crate's metadata type omits it).
+    /// `code_challenge_methods_supported` lists `S256` (the crate's metadata type omits it; read
+    /// from the same response as the metadata).
     pub s256: bool,
 }
 
@@ -73,69 +83,125 @@ impl Upstreams {
         Upstreams {
             http,
             discovered: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
     /// The provider's discovery document, from the cache while it is fresh.
     pub async fn discovered(&self, provider: &ProviderSettings) -> anyhow::Result<Discovered> {
-        {
-            let cache = self.discovered.lock().await;
-            if let Some(found) = cache.get(&provider.id)
-                && found.at.elapsed() < DISCOVERY_TTL
-            {
-                return Ok(found.clone());
-            }
+        if let Some(found) = self.cached(provider, DISCOVERY_TTL).await? {
+            return Ok(found);
         }
-        let issuer = IssuerUrl::new(provider.issuer_url.clone())?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| anyhow::anyhow!("discovery of provider {:?} failed: {e}", provider.id))?;
-        let s256 = self.lists_s256(provider).await;
-        let found = Discovered {
-            at: Instant::now(),
-            metadata,
-            s256,
-        };
-        self.discovered
-            .lock()
-            .await
-            .insert(provider.id.clone(), found.clone());
-        Ok(found)
+        let lock = self.lock_for(provider).await;
+        let _fetching = lock.lock().await;
+        // Another caller may have fetched (or failed) while this one waited.
+        if let Some(found) = self.cached(provider, DISCOVERY_TTL).await? {
+            return Ok(found);
+        }
+        self.fetch(provider).await
     }
 
-    /// Whether the discovery document lists S256 among `code_challenge_methods_supported`
-    /// (read from the raw document; a provider that cannot say is taken to not support it).
-    async fn lists_s256(&self, provider: &ProviderSettings) -> bool {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            provider.issuer_url.trim_end_matches('/')
-        );
-        let document: Option<serde_json::Value> = match self.http.get(url).send().await {
-            Ok(res) if res.status().is_success() => res
-                .bytes()
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok()),
-            _ => None,
-        };
-        document.is_some_and(|d| supports_s256(&d))
+    /// The cached document when younger than `max_age`; an `Err` while a recent fetch failed.
+    async fn cached(
+        &self,
+        provider: &ProviderSettings,
+        max_age: Duration,
+    ) -> anyhow::Result<Option<Discovered>> {
+        if let Some(found) = self.discovered.lock().await.get(&provider.id)
+            && found.at.elapsed() < max_age
+        {
+            return Ok(Some(found.clone()));
+        }
+        if let Some((at, error)) = self.failed.lock().await.get(&provider.id)
+            && at.elapsed() < FAILURE_TTL
+        {
+            anyhow::bail!("{error}");
+        }
+        Ok(None)
+    }
+
+    async fn lock_for(&self, provider: &ProviderSettings) -> Arc<Mutex<()>> {
+        self.fetching
+            .lock()
+            .await
+            .entry(provider.id.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Fetches the discovery document (and key set) and swaps it into the cache only when the
+    /// fetch succeeded: a failed fetch keeps the keys that worked, and is remembered for
+    /// [`FAILURE_TTL`]. Called with the provider's fetch lock held.
+    async fn fetch(&self, provider: &ProviderSettings) -> anyhow::Result<Discovered> {
+        match self.fetch_once(provider).await {
+            Ok(found) => {
+                self.failed.lock().await.remove(&provider.id);
+                self.discovered
+                    .lock()
+                    .await
+                    .insert(provider.id.clone(), found.clone());
+                Ok(found)
+            }
+            Err(e) => {
+                let error = format!("discovery of provider {:?} failed: {e}", provider.id);
+                self.failed
+                    .lock()
+                    .await
+                    .insert(provider.id.clone(), (Instant::now(), error.clone()));
+                Err(anyhow::anyhow!(error))
+            }
+        }
+    }
+
+    /// One GET of the discovery document (read both as the crate's metadata and for
+    /// `code_challenge_methods_supported`) and one of its key set.
+    async fn fetch_once(&self, provider: &ProviderSettings) -> anyhow::Result<Discovered> {
+        let issuer = IssuerUrl::new(provider.issuer_url.clone())?;
+        let url = issuer.join(".well-known/openid-configuration")?;
+        let res = self.http.get(url).send().await?;
+        if !res.status().is_success() {
+            anyhow::bail!("HTTP status {}", res.status());
+        }
+        let document: serde_json::Value = serde_json::from_slice(&res.bytes().await?)?;
+        let s256 = supports_s256(&document);
+        let metadata: CoreProviderMetadata = serde_json::from_value(document)?;
+        if metadata.issuer() != &issuer {
+            anyhow::bail!(
+                "unexpected issuer {:?} (expected {:?})",
+                metadata.issuer().as_str(),
+                issuer.as_str()
+            );
+        }
+        let jwks = JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| anyhow::anyhow!("the key set could not be fetched: {e}"))?;
+        Ok(Discovered {
+            at: Instant::now(),
+            metadata: metadata.set_jwks(jwks),
+            s256,
+        })
     }
 
     /// Refetches the discovery document (and key set) of `provider` unless it was fetched in
     /// the last [`MIN_REFRESH`]: a token signed with a key not seen yet may follow a rotation,
-    /// while a stream of bad tokens must not become a stream of fetches.
-    pub async fn refresh(&self, provider: &ProviderSettings) -> anyhow::Result<Option<Discovered>> {
-        {
-            let cache = self.discovered.lock().await;
-            if cache
-                .get(&provider.id)
-                .is_some_and(|d| d.at.elapsed() < MIN_REFRESH)
-            {
-                return Ok(None);
-            }
+    /// while a stream of bad tokens must not become a stream of fetches. Answers the document
+    /// to check against (refetched, or fetched recently, possibly by a concurrent caller).
+    pub async fn refresh(&self, provider: &ProviderSettings) -> anyhow::Result<Discovered> {
+        let lock = self.lock_for(provider).await;
+        let _fetching = lock.lock().await;
+        if let Some(found) = self.cached(provider, MIN_REFRESH).await? {
+            return Ok(found);
         }
-        self.forget(provider).await;
-        self.discovered(provider).await.map(Some)
+        self.fetch(provider).await
+    }
+
+    /// Makes the cached document of `provider` look `by` older (tests of the refresh rules).
+    #[cfg(test)]
+    pub async fn age(&self, provider: &ProviderSettings, by: Duration) {
+        if let Some(found) = self.discovered.lock().await.get_mut(&provider.id) {
+            found.at = found.at.checked_sub(by).expect("the clock is past `by`");
+        }
     }
 
     pub async fn forget(&self, provider: &ProviderSettings) {
@@ -266,11 +332,14 @@ impl Upstreams {
     }
 }
 
-/// Whether a discovery document lists `S256` in `code_challenge_methods_supported`.
+/// Whether a discovery document lists `S256` in `code_challenge_methods_supported`. Absent: the
+/// provider says it has no PKCE; present but unreadable (not a list): PKCE stays on.
 pub fn supports_s256(document: &serde_json::Value) -> bool {
-    document["code_challenge_methods_supported"]
-        .as_array()
-        .is_some_and(|methods| methods.iter().any(|m| m == "S256"))
+    match &document["code_challenge_methods_supported"] {
+        serde_json::Value::Null => false,
+        serde_json::Value::Array(methods) => methods.iter().any(|m| m == "S256"),
+        _ => true,
+    }
 }
 
 /// The JSON payload of a compact JWS (already verified).
@@ -282,8 +351,215 @@ pub fn payload(compact: &str) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part)?)?)
 }
 
+/// A provider for unit tests: a local HTTP server answering discovery and the key set, counting
+/// the fetches of each, with one P-256 key (`kid` given) it serves and signs with.
+#[cfg(test)]
+pub mod test_provider {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::flow::oidc::ProviderSettings;
+
+    pub struct TestProvider {
+        pub issuer: String,
+        pub discoveries: Arc<AtomicUsize>,
+        pub key_sets: Arc<AtomicUsize>,
+        /// Discovery answers 500 while set.
+        pub down: Arc<AtomicBool>,
+        /// The served key set (replaced to rotate keys).
+        pub jwks: Arc<std::sync::Mutex<serde_json::Value>>,
+        pub key: SigningKey,
+    }
+
+    pub fn jwk(key: &SigningKey, kid: &str) -> serde_json::Value {
+        let point = key.verifying_key().to_encoded_point(false);
+        serde_json::json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+            "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+        })
+    }
+
+    pub fn new_key() -> SigningKey {
+        let mut secret = [0u8; 32];
+        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        SigningKey::from_slice(&secret).expect("a P-256 scalar")
+    }
+
+    /// A compact JWS of `claims` with `header`, signed ES256 by `key`.
+    pub fn es256(key: &SigningKey, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    impl TestProvider {
+        pub async fn start(code_challenge_methods: serde_json::Value) -> TestProvider {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let issuer = format!("http://{}", listener.local_addr().unwrap());
+            let key = new_key();
+            let provider = TestProvider {
+                issuer: issuer.clone(),
+                discoveries: Arc::default(),
+                key_sets: Arc::default(),
+                down: Arc::default(),
+                jwks: Arc::new(std::sync::Mutex::new(
+                    serde_json::json!({"keys": [jwk(&key, "k1")]}),
+                )),
+                key,
+            };
+            let mut document = serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["ES256", "HS256", "none"],
+            });
+            if !code_challenge_methods.is_null() {
+                document["code_challenge_methods_supported"] = code_challenge_methods;
+            }
+            let (discoveries, key_sets, down, jwks) = (
+                provider.discoveries.clone(),
+                provider.key_sets.clone(),
+                provider.down.clone(),
+                provider.jwks.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut conn, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 4096];
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = request.split(' ').nth(1).unwrap_or("").to_string();
+                    let (status, body) = if path == "/.well-known/openid-configuration" {
+                        discoveries.fetch_add(1, Ordering::SeqCst);
+                        // Slow enough for concurrent callers to pile up behind the fetch.
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        if down.load(Ordering::SeqCst) {
+                            ("500 Internal Server Error", "{}".to_string())
+                        } else {
+                            ("200 OK", document.to_string())
+                        }
+                    } else if path == "/jwks" {
+                        key_sets.fetch_add(1, Ordering::SeqCst);
+                        ("200 OK", jwks.lock().unwrap().to_string())
+                    } else {
+                        ("404 Not Found", "{}".to_string())
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(response.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                }
+            });
+            provider
+        }
+
+        pub fn settings(&self, extra: serde_json::Value) -> ProviderSettings {
+            let mut settings = serde_json::json!({
+                "id": "p", "client_id": "web", "client_secret": "s", "issuer_url": self.issuer,
+                "additional_id_token_audiences": ["ios"]
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                settings[k] = v.clone();
+            }
+            serde_json::from_value(settings).unwrap()
+        }
+
+        pub fn discoveries(&self) -> usize {
+            self.discoveries.load(Ordering::SeqCst)
+        }
+
+        pub fn key_sets(&self) -> usize {
+            self.key_sets.load(Ordering::SeqCst)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::test_provider::TestProvider;
+    use super::*;
+
+    #[tokio::test]
+    async fn one_fetch_in_flight_per_provider() {
+        let up = TestProvider::start(serde_json::json!(["S256"])).await;
+        let provider = up.settings(serde_json::json!({}));
+        let upstreams = Arc::new(Upstreams::new());
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let (upstreams, provider) = (upstreams.clone(), provider.clone());
+                tokio::spawn(async move { upstreams.discovered(&provider).await.is_ok() })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.await.unwrap());
+        }
+        assert_eq!((up.discoveries(), up.key_sets()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_failed_discovery_is_remembered_briefly() {
+        let up = TestProvider::start(serde_json::Value::Null).await;
+        up.down.store(true, Ordering::SeqCst);
+        let provider = up.settings(serde_json::json!({}));
+        let upstreams = Upstreams::new();
+        for _ in 0..3 {
+            assert!(upstreams.discovered(&provider).await.is_err());
+            assert!(upstreams.refresh(&provider).await.is_err());
+        }
+        assert_eq!(up.discoveries(), 1);
+        // Back up, but the failure is still remembered within FAILURE_TTL.
+        up.down.store(false, Ordering::SeqCst);
+        assert!(upstreams.discovered(&provider).await.is_err());
+        assert_eq!(up.discoveries(), 1);
+    }
+
+    #[tokio::test]
+    async fn pkce_auto_reads_the_same_discovery_response() {
+        for (methods, expected) in [
+            (serde_json::json!(["S256"]), true),
+            (serde_json::json!(["plain"]), false),
+            (serde_json::Value::Null, false),
+            (serde_json::json!("S256"), true),
+        ] {
+            let up = TestProvider::start(methods).await;
+            let provider = up.settings(serde_json::json!({"pkce": "auto"}));
+            let upstreams = Upstreams::new();
+            let authorization = upstreams
+                .authorize(&provider, "https://rp.test/cb", "st-")
+                .await
+                .unwrap();
+            assert_eq!(authorization.pkce_verifier.is_some(), expected);
+            assert_eq!(
+                authorization.url.contains("code_challenge_method=S256"),
+                expected
+            );
+            assert_eq!((up.discoveries(), up.key_sets()), (1, 1));
+        }
+    }
+
     #[test]
     fn s256_is_read_from_the_discovery_document() {
         let listed = serde_json::json!({"code_challenge_methods_supported": ["plain", "S256"]});
@@ -291,5 +567,7 @@ mod tests {
         let plain = serde_json::json!({"code_challenge_methods_supported": ["plain"]});
         assert!(!super::supports_s256(&plain));
         assert!(!super::supports_s256(&serde_json::json!({})));
+        let unreadable = serde_json::json!({"code_challenge_methods_supported": "S256"});
+        assert!(super::supports_s256(&unreadable));
     }
 }

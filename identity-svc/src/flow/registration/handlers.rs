@@ -71,11 +71,8 @@ async fn create_native_registration_flow(
     query: web::Query<InitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_browsers(&req)?;
-    let return_to = state
-        .settings
-        .flows
-        .return_to
-        .check(query.return_to.as_deref())?;
+    let return_to =
+        crate::flow::oidc::exchange::return_to(&state, &req, query.return_to.as_deref())?;
     if session::current(&state, &req).await?.is_some() {
         return Err(ApiError::SessionAlreadyAvailable);
     }
@@ -105,8 +102,9 @@ async fn update_registration_flow(
     query: web::Query<FlowQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = lifecycle::read_body(&state, payload).await?;
     let row: RegistrationFlowRow = lifecycle::load(&state, query.submitted()).await?;
+    lifecycle::mark_api_flow(&req, &row);
+    let body = lifecycle::read_body(&state, payload).await?;
     let submission = Submission::parse(&req, &body)?;
     let json = lifecycle::answers_json(&req, &row, &submission);
     let token = lifecycle::submitted_token(&state, &req, &row, &submission)?;

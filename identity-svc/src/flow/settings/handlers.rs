@@ -43,7 +43,7 @@ struct InitQuery {
     return_to: Option<String>,
 }
 
-/// Without a session, browsers go to the login page (as Kratos does); JSON callers get 401.
+/// Without a session, browsers start a login flow (as Kratos does); JSON callers get 401.
 #[tracing::instrument(skip_all)]
 async fn create_browser_settings_flow(
     state: web::Data<AppState>,
@@ -54,7 +54,7 @@ async fn create_browser_settings_flow(
         if wants_json(&req) {
             return Err(ApiError::SessionInactive);
         }
-        return Ok(see_other(state.settings.flows.login_ui.as_str()).finish());
+        return Ok(to_login(&state));
     };
     if let Some(step_up) = crate::mfa::aal::settings_gate(&state, &req, &session, false).await? {
         return Ok(step_up);
@@ -133,15 +133,21 @@ async fn update_settings_flow(
     query: web::Query<FlowQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = lifecycle::read_body(&state, payload).await?;
-    let (session, identity) = session::current(&state, &req)
-        .await?
-        .ok_or(ApiError::SessionInactive)?;
     let row: SettingsFlowRow = lifecycle::load(&state, query.submitted()).await?;
+    // Marked before anything can fail, so that an api flow's errors stay JSON.
+    crate::flow::errors::redirect::mark_api_flow(&req, row.flow_type == "browser");
+    let body = lifecycle::read_body(&state, payload).await?;
+    let submission = Submission::parse(&req, &body)?;
+    let Some((session, identity)) = session::current(&state, &req).await? else {
+        // A browser's form post without a (live) session: sign in first, as Kratos does.
+        if row.flow_type == "browser" && !submission.json && !wants_json(&req) {
+            return Ok(to_login(&state));
+        }
+        return Err(ApiError::SessionInactive);
+    };
     if row.identity_id != session.identity_id {
         return Err(ApiError::IdentityMismatch);
     }
-    let submission = Submission::parse(&req, &body)?;
     let json = lifecycle::answers_json(&req, &row, &submission);
     let token = lifecycle::submitted_token(&state, &req, &row, &submission)?;
     if let Some(step_up) = crate::mfa::aal::settings_gate(&state, &req, &session, json).await? {
@@ -210,4 +216,17 @@ pub(crate) fn render(
         .extend(crate::flow::oidc::settings::nodes(state, row));
     crate::mfa::nodes::extend(state, row, &mut flow.ui.nodes);
     Ok(flow)
+}
+
+/// A browser without a (live) session: a new login flow that returns to the settings page.
+fn to_login(state: &AppState) -> HttpResponse {
+    let mut login = state
+        .settings
+        .public_url
+        .join("self-service/login/browser")
+        .expect("a fixed relative path joins");
+    login
+        .query_pairs_mut()
+        .append_pair("return_to", state.settings.flows.settings.ui.as_str());
+    see_other(login.as_str()).finish()
 }

@@ -57,3 +57,17 @@ async fn submit_traits(
     )
     .await
 }
+
+/// A browser without a session is sent to a new login flow that returns to the settings page
+/// (Kratos initializes a login flow), not to the error page.
+fn assert_sent_to_login(app: &TestApp, res: &reqwest::Response) {
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap();
+    let to = reqwest::Url::parse(location).unwrap();
+    assert_eq!(
+        to.as_str().split('?').next().unwrap(),
+        format!("{}/self-service/login/browser", app.public)
+    );
+    let return_to = to.query_pairs().find(|(k, _)| k == "return_to").unwrap().1;
+    assert_eq!(return_to, SETTINGS_UI);
+}

@@ -7,7 +7,7 @@ use super::{ADA, settings_app, submit_traits};
 use crate::browser::{Browser, PASSWORD, node};
 use crate::courier::{SETTINGS_UI, mail_app};
 use crate::flows::{api_login, api_token, get_public, message_ids, sign_up, start_api_with_token};
-use crate::helpers::{LOGIN_UI, expect_error};
+use crate::helpers::expect_error;
 use crate::smtp_sink::SmtpSink;
 
 #[tokio::test]
@@ -65,7 +65,7 @@ async fn settings_need_a_session() {
     let app = settings_app().await;
     let res = get_public(&app.http, &app, "/self-service/settings/browser", false).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], LOGIN_UI);
+    super::assert_sent_to_login(&app, &res);
     let res = get_public(&app.http, &app, "/self-service/settings/browser", true).await;
     assert_eq!(expect_error(res, 401).await["id"], "session_inactive");
     let res = get_public(&app.http, &app, "/self-service/settings/api", false).await;

@@ -227,3 +227,35 @@ async fn bad_input_is_refused() {
     assert_eq!(res.status(), 413);
     assert_eq!(api_login(&app, ADA, PASSWORD).await.status(), 200);
 }
+
+/// A browser whose session ended meanwhile is sent to sign in again (back to the settings page
+/// afterwards); a JSON submission gets 401.
+#[tokio::test]
+async fn a_form_post_without_a_live_session_goes_to_a_login_flow() {
+    let app = settings_app().await;
+    app.create_person_with_password(ADA).await;
+    let browser = Browser::new();
+    browser.log_in(&app, ADA).await;
+    let flow = browser.start_settings(&app).await;
+    let mut fields = form_fields(&flow);
+    fields.retain(|(n, _)| n != "method");
+    fields.push(("method".into(), "profile".into()));
+    // Past the session lifespan (24h).
+    app.clock.advance(25 * 60 * MINUTE);
+    assert_eq!(browser.whoami(&app).await.status(), 401);
+    let action = flow["ui"]["action"].as_str().unwrap();
+    let res = browser
+        .http
+        .post(action)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    super::assert_sent_to_login(&app, &res);
+    let body: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let res = browser.http.post(action).json(&body).send().await.unwrap();
+    assert_eq!(expect_error(res, 401).await["id"], "session_inactive");
+}

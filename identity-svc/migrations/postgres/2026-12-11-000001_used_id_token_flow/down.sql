@@ -1,0 +1,1 @@
+ALTER TABLE oidc_used_id_tokens DROP COLUMN flow_id;
