@@ -98,71 +98,55 @@ pub fn save(
     Ok(())
 }
 
-/// Replaces the `method` key of a login flow's `internal_context` (other keys kept) if the
-/// flow is unchanged since `seen` (its `updated_at`; `None`: unconditionally): only one
-/// request consumes a challenge.
-pub fn swap_login_context(
-    conn: &mut AnyConnection,
-    id: Id,
-    seen: Option<NaiveDateTime>,
-    key: &str,
-    value: Value,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
-    conn.transaction(|c| {
-        let (mut context, updated): (Json, NaiveDateTime) = login_flows::table
-            .find(id)
-            .select((login_flows::internal_context, login_flows::updated_at))
-            .first(c)?;
-        if seen.is_some_and(|seen| seen != updated) {
-            return Ok(false);
+/// Defines `$name`, which replaces the `key` of a `$table` flow's `internal_context` (other keys
+/// kept) if the flow is unchanged since `seen` (its `updated_at`; `None`: unconditionally): only
+/// one request consumes a challenge.
+macro_rules! swap_context {
+    ($(#[$doc:meta])* $name:ident, $table:ident) => {
+        $(#[$doc])*
+        pub fn $name(
+            conn: &mut AnyConnection,
+            id: Id,
+            seen: Option<NaiveDateTime>,
+            key: &str,
+            value: Value,
+            now: NaiveDateTime,
+        ) -> QueryResult<bool> {
+            conn.transaction(|c| {
+                let (mut context, updated): (Json, NaiveDateTime) = $table::table
+                    .find(id)
+                    .select(($table::internal_context, $table::updated_at))
+                    .first(c)?;
+                if seen.is_some_and(|seen| seen != updated) {
+                    return Ok(false);
+                }
+                set_key(&mut context, key, value);
+                let changed = diesel::update(
+                    $table::table
+                        .find(id)
+                        .filter($table::updated_at.eq(updated)),
+                )
+                .set((
+                    $table::internal_context.eq(context),
+                    $table::updated_at.eq(now),
+                ))
+                .execute(c)?;
+                Ok(changed == 1)
+            })
         }
-        set_key(&mut context, key, value);
-        let changed = diesel::update(
-            login_flows::table
-                .find(id)
-                .filter(login_flows::updated_at.eq(updated)),
-        )
-        .set((
-            login_flows::internal_context.eq(context),
-            login_flows::updated_at.eq(now),
-        ))
-        .execute(c)?;
-        Ok(changed == 1)
-    })
+    };
 }
 
-/// As [`swap_login_context`], for a settings flow.
-pub fn swap_settings_context(
-    conn: &mut AnyConnection,
-    id: Id,
-    seen: Option<NaiveDateTime>,
-    key: &str,
-    value: Value,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
-    conn.transaction(|c| {
-        let (mut context, updated): (Json, NaiveDateTime) = settings_flows::table
-            .find(id)
-            .select((settings_flows::internal_context, settings_flows::updated_at))
-            .first(c)?;
-        if seen.is_some_and(|seen| seen != updated) {
-            return Ok(false);
-        }
-        set_key(&mut context, key, value);
-        let changed = diesel::update(
-            settings_flows::table
-                .find(id)
-                .filter(settings_flows::updated_at.eq(updated)),
-        )
-        .set((
-            settings_flows::internal_context.eq(context),
-            settings_flows::updated_at.eq(now),
-        ))
-        .execute(c)?;
-        Ok(changed == 1)
-    })
-}
+swap_context!(
+    /// Swaps a key of a login flow's `internal_context` (see the macro).
+    swap_login_context,
+    login_flows
+);
+swap_context!(
+    /// Swaps a key of a settings flow's `internal_context` (see the macro).
+    swap_settings_context,
+    settings_flows
+);
 
 fn set_key(context: &mut Json, key: &str, value: Value) {
     if !context.0.is_object() {
